@@ -1,0 +1,42 @@
+"""kpi_core: sales KPIs from CRM exports, as pure Polars.
+
+The public surface:
+
+- :class:`Dataset`, :class:`Settings`: the canonical tables, the as-of date and settings.
+- :data:`REGISTRY`, :func:`get`: every KPI of the catalog as a frozen spec.
+- :func:`evaluate`, :func:`report`, :func:`availability`: KPIs per period and segment, with comparisons.
+- :func:`rows_behind`: the rows that make up one value, and the rows left out with why.
+- :func:`load_files`: canonical CSV/Parquet files into a dataset's raw tables.
+- :mod:`kpi_core.periods`: period labels, fiscal quarters and years.
+"""
+
+from kpi_core import periods
+from kpi_core.drilldown import RowsBehind, rows_behind
+from kpi_core.engine import Report, availability, evaluate, report, resolve_periods
+from kpi_core.ingest import load_files, read_table
+from kpi_core.model import TABLES, DataError, Dataset, Settings
+from kpi_core.periods import Period
+from kpi_core.registry import BY_ID, KPI, REGISTRY, catalog_frame, get
+
+__all__ = [
+    "BY_ID",
+    "KPI",
+    "REGISTRY",
+    "TABLES",
+    "DataError",
+    "Dataset",
+    "Period",
+    "Report",
+    "RowsBehind",
+    "Settings",
+    "availability",
+    "catalog_frame",
+    "evaluate",
+    "get",
+    "load_files",
+    "periods",
+    "read_table",
+    "report",
+    "resolve_periods",
+    "rows_behind",
+]

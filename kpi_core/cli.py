@@ -1,0 +1,147 @@
+"""Command line: ``python -m kpi_core compute ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, cast
+
+import polars as pl
+
+from kpi_core.engine import report
+from kpi_core.formatting import format_delta, format_value
+from kpi_core.ingest import load_files
+from kpi_core.model import DataError, Dataset, Settings
+from kpi_core.periods import GRAINS, Grain
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kpi_core", description="Sales KPIs from CRM exports.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    compute = sub.add_parser("compute", help="compute KPIs per period and segment")
+    compute.add_argument("files", nargs="*", help="canonical CSV or Parquet files (deals, activities, leads, ...)")
+    compute.add_argument("--sample", action="store_true", help="use the built-in sample company")
+    compute.add_argument("--grain", choices=GRAINS, default="month")
+    compute.add_argument("--period", action="append", default=[], help="period label, e.g. 2026-Q4 (repeatable)")
+    compute.add_argument("--last", type=int, help="the last N periods up to the as-of date")
+    compute.add_argument("--by", action="append", default=[], help="dimension to split by (repeatable)")
+    compute.add_argument(
+        "--filter", action="append", default=[], metavar="DIM=VALUE", help="keep one segment (repeatable)"
+    )
+    compute.add_argument("--kpi", action="append", default=[], help="KPI id (repeatable; default: all)")
+    compute.add_argument(
+        "--as-of", type=date.fromisoformat, help="as-of date YYYY-MM-DD (default: latest date in the data)"
+    )
+    compute.add_argument("--fiscal-year-start", type=int, default=1, metavar="MONTH")
+    compute.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    return parser
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+def _load(args: argparse.Namespace) -> Dataset:
+    settings = Settings(fiscal_year_start=args.fiscal_year_start)
+    raw: dict[str, pl.DataFrame] = {}
+    if args.sample:
+        from sample_data import load_sample
+
+        raw.update(load_sample())
+    if args.files:
+        for kind, frame in load_files(args.files).items():
+            raw[kind] = pl.concat([raw[kind], frame], how="diagonal_relaxed") if kind in raw else frame
+    if not raw:
+        raise DataError("no data: give files to read or --sample")
+    return Dataset.prepare(raw, as_of=args.as_of, settings=settings)
+
+
+def compute(args: argparse.Namespace) -> int:
+    dataset = _load(args)
+    filters: dict[str, list[str]] = {}
+    for item in args.filter:
+        dim, _, value = item.partition("=")
+        if not value:
+            raise DataError(f"--filter {item!r}: use DIM=VALUE, e.g. region=EMEA")
+        filters.setdefault(dim, []).append(value)
+    periods = args.period or args.last
+    result = report(
+        dataset, args.kpi or None, grain=cast(Grain, args.grain), periods=periods, by=args.by, filters=filters
+    )
+    frame = result.frame
+    if args.format == "json":
+        rows = []
+        for row in frame.iter_rows(named=True):
+            out = {k: _clean(v) for k, v in row.items() if k != "stage" or v is not None}
+            rows.append(out)
+        print(
+            json.dumps(
+                {
+                    "as_of": dataset.as_of.isoformat(),
+                    "rows": rows,
+                    "unavailable": result.unavailable,
+                    "warnings": result.warnings,
+                },
+                indent=1,
+                default=str,
+            )
+        )
+    elif args.format == "csv":
+        sys.stdout.write(frame.write_csv())
+    else:
+        _print_table(frame, args.by, dataset, result.unavailable, result.warnings)
+    return 0
+
+
+def _print_table(
+    frame: pl.DataFrame, by: Sequence[str], dataset: Dataset, unavailable: dict[str, str], warnings: list[str]
+) -> None:
+    currency = dataset.settings.currency
+    print(f"As of {dataset.as_of.isoformat()}")
+    header = ["Period", "KPI", *by, "Value", "vs previous", "vs last year"]
+    lines = [header]
+    for row in frame.iter_rows(named=True):
+        label = row["label"] + (f" [{row['stage']}]" if row["stage"] else "")
+        unit = row["unit"]
+        lines.append(
+            [
+                row["period"],
+                label,
+                *[str(row[d]) for d in by],
+                format_value(row["value"], unit, currency),
+                format_delta(row["delta"], unit, currency),
+                format_delta(row["last_year_delta"], unit, currency),
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for n, line in enumerate(lines):
+        print(
+            "  ".join(
+                cell.ljust(w) if i < 2 + len(by) else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    if unavailable:
+        print("\nUnavailable:")
+        for kpi, reason in unavailable.items():
+            print(f"  {kpi}: {reason}")
+    for warning in warnings:
+        print(f"\nNote: {warning}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return compute(args)
+    except (DataError, ValueError, KeyError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return 2

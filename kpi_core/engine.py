@@ -1,0 +1,617 @@
+"""The period/segment engine: evaluate KPIs over periods and segments as one set of lazy plans.
+
+``evaluate`` returns one tidy frame: kpi, period, one column per dimension, value, the previous
+period's and last year's values (period-to-date aligned when the period is still running) and the
+deltas. ``rows_behind`` returns the rows that make up one value, and the rows left out with why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import polars as pl
+
+from kpi_core import periods as P
+from kpi_core.model import Dataset
+from kpi_core.periods import Grain, Period
+from kpi_core.registry import BY_ID, KPI, REGISTRY, SCOPES, dependencies, get
+
+Filters = Mapping[str, Sequence[str]]
+PeriodSpec = None | int | str | Period | Sequence[str | Period]
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows whose anchor date is in ``[start, end)``; point-in-time measures read ``base`` and ``point``."""
+
+    key: str
+    period: Period
+    start: date
+    end: date
+    base: date
+    point: date
+
+    @property
+    def bucket(self) -> bool:
+        """True when the window is a whole period (computable by bucketing dates)."""
+        return self.start == self.period.start and self.end == self.period.end
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``evaluate`` computed, which KPIs it could not, and what the user should know."""
+
+    frame: pl.DataFrame
+    unavailable: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_periods(dataset: Dataset, grain: Grain, periods: PeriodSpec = None) -> list[Period]:
+    """Periods to report: None -> the one holding the as-of date; n -> the last n; labels or Periods."""
+    fy = dataset.settings.fiscal_year_start
+    current = P.make(dataset.as_of, grain, fy)
+    if periods is None:
+        return [current]
+    if isinstance(periods, int):
+        return [P.shift(current, -i, fy) for i in reversed(range(max(periods, 1)))] if grain != "all" else [current]
+    items = [periods] if isinstance(periods, str | Period) else list(periods)
+    out = []
+    for item in items:
+        period = item if isinstance(item, Period) else P.parse(item, fy)
+        if period.grain != grain:
+            raise ValueError(f"period {period.label} is a {period.grain}, but the grain is {grain}")
+        out.append(period)
+    return out
+
+
+def _window(key: str, period: Period, start: date, end: date, as_of: date, data_start: date) -> Window:
+    if period.grain == "all":
+        return Window(key, period, start, end, data_start - timedelta(days=1), as_of)
+    point = min(end, as_of + timedelta(days=1)) - timedelta(days=1)
+    return Window(key, period, start, end, start - timedelta(days=1), point)
+
+
+def _windows(
+    dataset: Dataset, chosen: list[Period], *, compare: bool, data_start: date
+) -> tuple[dict[str, Window], list[tuple[str, str | None, str | None, bool]]]:
+    """All windows to compute, and per chosen period its (current, previous, last-year) window keys."""
+    fy, as_of = dataset.settings.fiscal_year_start, dataset.as_of
+    windows: dict[str, Window] = {}
+    links: list[tuple[str, str | None, str | None, bool]] = []
+    for period in chosen:
+        windows[period.label] = _window(period.label, period, period.start, period.end, as_of, data_start)
+        if not compare or period.grain == "all":
+            links.append((period.label, None, None, False))
+            continue
+        running = period.contains(as_of)
+        keys: list[str] = []
+        for other in (P.shift(period, -1, fy), P.year_ago(period, fy)):
+            if running:
+                cut = min(other.start + (as_of - period.start) + timedelta(days=1), other.end)
+                key = f"{other.label} to {cut - timedelta(days=1):%m-%d}"
+                windows[key] = _window(key, other, other.start, cut, as_of, data_start)
+            else:
+                key = other.label
+                windows.setdefault(key, _window(key, other, other.start, other.end, as_of, data_start))
+            keys.append(key)
+        links.append((period.label, keys[0], keys[1], running))
+    return windows, links
+
+
+def _filter_expr(frame: pl.LazyFrame | pl.DataFrame, filters: Filters) -> pl.Expr | None:
+    schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+    parts = []
+    for dim, values in filters.items():
+        dtype = schema[dim]
+        wanted = [str(v) for v in values]
+        if isinstance(dtype, pl.Enum):
+            wanted = [v for v in wanted if v in set(dtype.categories.to_list())]
+            parts.append(pl.col(dim).is_in(pl.Series(wanted, dtype=dtype)))
+        else:
+            parts.append(pl.col(dim).cast(pl.String).is_in(wanted))
+    return pl.all_horizontal(parts) if parts else None
+
+
+def _scope_frame(dataset: Dataset, scope: str) -> pl.LazyFrame:
+    table = dataset.table(SCOPES[scope].table).lazy()
+    if scope == "open":
+        table = table.filter(pl.col("status") == "open")
+    return table
+
+
+def _unavailable_reason(
+    dataset: Dataset, kpi: KPI, by: Sequence[str], filters: Filters, *, compare: bool
+) -> str | None:
+    if kpi.scope == "snapshots":
+        return f"{kpi.label} needs {kpi.needs}; a single export has no history to compare a forecast with."
+    if kpi.scope == "growth":
+        return None if compare else f"{kpi.label} needs a comparison period."
+    if kpi.scope == "derived":
+        return None
+    spec = SCOPES[kpi.scope]
+    if not dataset.has(spec.table):
+        if kpi.scope == "customers":
+            return f"{kpi.label} needs {spec.needs}."
+        return f"{kpi.label} needs {spec.needs}: upload one."
+    frame = dataset.table(spec.table)
+    if kpi.scope in ("subscriptions", "targets"):
+        columns = {"subscriptions": ["account", "start_date", "mrr"], "targets": ["period_start", "value"]}[kpi.scope]
+    else:
+        columns = [c for c in kpi.inputs() if not c.startswith("_")]
+        if spec.anchor:
+            columns.append(spec.anchor)
+    missing = [c for c in columns if c not in frame.columns or frame.get_column(c).null_count() == frame.height]
+    if missing:
+        wanted = sorted({raw for c in missing for raw in _raw(c)})
+        return f"{kpi.label} needs {', '.join(wanted)} in the {spec.table} table ({spec.needs})."
+    for dim in [*by, *filters]:
+        if dim not in frame.columns:
+            verb = "split" if dim in by else "filtered"
+            return f"{kpi.label} cannot be {verb} by {dim}: the {spec.table} table has no {dim} column."
+    return None
+
+
+def _raw(column: str) -> tuple[str, ...]:
+    from kpi_core.prepare import DERIVED_FROM
+
+    return DERIVED_FROM.get(column, (column,))
+
+
+def availability(
+    dataset: Dataset,
+    kpis: Sequence[str] | None = None,
+    *,
+    by: Sequence[str] = (),
+    filters: Filters | None = None,
+    compare: bool = True,
+) -> dict[str, str]:
+    """KPI id -> why it cannot be computed on this dataset (KPIs that can are absent)."""
+    filters = filters or {}
+    ids = list(kpis) if kpis else [k.id for k in REGISTRY]
+    reasons: dict[str, str] = {}
+
+    def check(kpi_id: str) -> str | None:
+        if kpi_id in reasons:
+            return reasons[kpi_id]
+        kpi = get(kpi_id)
+        reason = _unavailable_reason(dataset, kpi, by, filters, compare=compare)
+        if reason is None:
+            for dep in dependencies(kpi):
+                dep_reason = check(dep)
+                if dep_reason:
+                    dep_kpi = BY_ID[dep]
+                    what = dep_kpi.label.lower() if dep_kpi.internal else dep_kpi.label
+                    reason = f"{kpi.label} needs {what}: {dep_reason}"
+                    break
+        if reason:
+            reasons[kpi_id] = reason
+        return reason
+
+    for kpi_id in ids:
+        check(kpi_id)
+    return {k: v for k, v in reasons.items() if k in ids}
+
+
+def _aggregate(
+    lf: pl.LazyFrame,
+    anchor: str,
+    windows: Sequence[Window],
+    dims: Sequence[str],
+    aggs: list[pl.Expr],
+    grain: Grain,
+    fy: int,
+) -> list[pl.LazyFrame]:
+    """One plan per window kind: whole periods bucketed together, truncated windows filtered."""
+    plans: list[pl.LazyFrame] = []
+
+    def grouped(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+        return frame.group_by(keys).agg(aggs) if keys else frame.select(aggs)
+
+    buckets = [w for w in windows if w.bucket]
+    if grain == "all":
+        for w in buckets:
+            plans.append(grouped(lf, list(dims)).with_columns(_key=pl.lit(w.key)))
+    elif buckets:
+        starts = pl.Series([w.start for w in buckets], dtype=pl.Date)
+        keys = pl.LazyFrame({"_start": starts, "_key": [w.key for w in buckets]})
+        lo, hi = min(w.start for w in buckets), max(w.end for w in buckets)
+        bucketed = (
+            lf.filter(pl.col(anchor).is_between(lo, hi, closed="left"))
+            .with_columns(_start=P.start_expr(anchor, grain, fy))
+            .filter(pl.col("_start").is_in(starts.implode()))
+        )
+        plans.append(grouped(bucketed, ["_start", *dims]).join(keys, on="_start").drop("_start"))
+    for w in windows:
+        if not w.bucket:
+            part = lf.filter(pl.col(anchor).is_between(w.start, w.end, closed="left"))
+            plans.append(grouped(part, list(dims)).with_columns(_key=pl.lit(w.key)))
+    return plans
+
+
+def _windows_frame(windows: Sequence[Window], dataset: Dataset) -> pl.DataFrame:
+    as_of_next = dataset.as_of + timedelta(days=1)
+    return pl.DataFrame(
+        {
+            "_key": [w.key for w in windows],
+            "_pstart": [w.period.start for w in windows],
+            "_pend": [w.period.end for w in windows],
+            "_base": [w.base for w in windows],
+            "_point": [w.point for w in windows],
+            "_weeks": [
+                max((min(w.end, as_of_next) - max(w.start, w.base + timedelta(days=1))).days, 0) / 7 for w in windows
+            ],
+            "_months": [max((w.point - w.base).days, 0) / DAYS_PER_MONTH for w in windows],
+            "_default_margin": [dataset.settings.gross_margin] * len(windows),
+        },
+        schema_overrides={"_pstart": pl.Date, "_pend": pl.Date, "_base": pl.Date, "_point": pl.Date},
+    )
+
+
+def _subscription_plan(
+    dataset: Dataset, wf: pl.DataFrame, dims: Sequence[str], filt: pl.Expr | None, aggs: list[pl.Expr]
+) -> pl.LazyFrame:
+    subs = dataset.table("subscriptions").lazy()
+    if filt is not None:
+        subs = subs.filter(filt)
+
+    def active(at: str) -> pl.Expr:
+        return (pl.col("start_date") <= pl.col(at)) & (pl.col("end_date").is_null() | (pl.col("end_date") > pl.col(at)))
+
+    per_account = (
+        subs.join(wf.lazy().select("_key", "_base", "_point", "_months"), how="cross")
+        .with_columns(
+            mrr_start=pl.when(active("_base")).then(pl.col("mrr")).otherwise(0.0),
+            mrr_end=pl.when(active("_point")).then(pl.col("mrr")).otherwise(0.0),
+        )
+        .group_by(["_key", "account", *dims])
+        .agg(pl.col("mrr_start").sum(), pl.col("mrr_end").sum(), pl.col("_months").first())
+    )
+    return per_account.group_by(["_key", *dims]).agg(aggs)
+
+
+def _target_plan(
+    dataset: Dataset, wf: pl.DataFrame, dims: Sequence[str], filt: pl.Expr | None, aggs: list[pl.Expr]
+) -> pl.LazyFrame:
+    targets = dataset.table("targets").lazy().filter(pl.col("kpi") == "won_revenue")
+    if filt is not None:
+        targets = targets.filter(filt)
+    overlap = (
+        (pl.min_horizontal("_pend", "period_end") - pl.max_horizontal("_pstart", "period_start"))
+        .dt.total_days()
+        .clip(lower_bound=0)
+    )
+    length = (pl.col("period_end") - pl.col("period_start")).dt.total_days()
+    return (
+        targets.join(wf.lazy().select("_key", "_pstart", "_pend"), how="cross")
+        .with_columns(target=pl.col("value") * overlap / length)
+        .group_by(["_key", *dims])
+        .agg(aggs)
+    )
+
+
+def _stage_plans(
+    dataset: Dataset, windows: Sequence[Window], dims: Sequence[str], filt: pl.Expr | None, grain: Grain
+) -> list[pl.LazyFrame]:
+    order = dataset.stage_order
+    if not order:
+        return []
+    names = [*order, "Won"]
+    aggs = [
+        (
+            pl.when((pl.col("reached") >= k).sum() > 0)
+            .then((pl.col("reached") >= k + 1).sum() / (pl.col("reached") >= k).sum())
+            .otherwise(None)
+        ).alias(f"{names[k]} → {names[k + 1]}")
+        for k in range(len(order))
+    ]
+    lf = _scope_frame(dataset, "stages")
+    if filt is not None:
+        lf = lf.filter(filt)
+    plans = _aggregate(lf, "created_date", windows, dims, aggs, grain, dataset.settings.fiscal_year_start)
+    return [
+        p.unpivot(index=["_key", *dims], variable_name="stage", value_name="value").with_columns(
+            kpi=pl.lit("stage_conversion")
+        )
+        for p in plans
+    ]
+
+
+def _visit_plans(
+    dataset: Dataset, windows: Sequence[Window], dims: Sequence[str], filt: pl.Expr | None, grain: Grain
+) -> list[pl.LazyFrame]:
+    lf = dataset.table("stage_visits").lazy()
+    if filt is not None:
+        lf = lf.filter(filt)
+    plans = _aggregate(
+        lf,
+        "exited_day",
+        windows,
+        ["stage", *dims],
+        [pl.col("days").mean().alias("value")],
+        grain,
+        dataset.settings.fiscal_year_start,
+    )
+    return [p.with_columns(pl.col("stage").cast(pl.String), kpi=pl.lit("time_in_stage_days")) for p in plans]
+
+
+def report(
+    dataset: Dataset,
+    kpis: Sequence[str] | None = None,
+    *,
+    grain: Grain = "month",
+    periods: PeriodSpec = None,
+    by: Sequence[str] = (),
+    filters: Filters | None = None,
+    compare: bool = True,
+) -> Report:
+    """Evaluate KPIs and say which could not be computed and why. See :func:`evaluate`."""
+    filters = {k: list(v) for k, v in (filters or {}).items() if v}
+    by = list(dict.fromkeys(by))
+    known_dims = dataset.dimensions()
+    for dim in [*by, *filters]:
+        if dim not in known_dims:
+            raise ValueError(f"unknown dimension {dim!r}; this data has: {', '.join(known_dims) or 'none'}")
+    requested = [get(k).id for k in (kpis or [k.id for k in REGISTRY])]
+    unavailable = availability(dataset, requested, by=by, filters=filters, compare=compare)
+    wanted = [k for k in requested if k not in unavailable]
+    needed: list[str] = []
+    for kpi_id in wanted:
+        for dep in [*dependencies(get(kpi_id)), kpi_id]:
+            if dep not in needed:
+                needed.append(dep)
+
+    chosen = resolve_periods(dataset, grain, periods)
+    windows, links = _windows(dataset, chosen, compare=compare, data_start=_data_start(dataset))
+    wlist = list(windows.values())
+    wf = _windows_frame(wlist, dataset)
+    fy = dataset.settings.fiscal_year_start
+
+    by_scope: dict[str, list[KPI]] = {}
+    for kpi_id in needed:
+        kpi = get(kpi_id)
+        by_scope.setdefault(kpi.scope, []).append(kpi)
+
+    wide_plans: list[tuple[list[KPI], pl.LazyFrame]] = []
+    long_plans: list[pl.LazyFrame] = []
+    for scope, members in by_scope.items():
+        if scope in ("derived", "growth", "snapshots"):
+            continue
+        if scope == "stages":
+            long_plans += _stage_plans(dataset, wlist, by, _scope_filter(dataset, "stages", filters), grain)
+            continue
+        if scope == "stage_visits":
+            long_plans += _visit_plans(dataset, wlist, by, _scope_filter(dataset, scope, filters), grain)
+            continue
+        aggs = [k.expr.alias(k.id) for k in members]
+        filt = _scope_filter(dataset, scope, filters)
+        if scope == "subscriptions":
+            wide_plans.append((members, _subscription_plan(dataset, wf, by, filt, aggs)))
+            continue
+        if scope == "targets":
+            wide_plans.append((members, _target_plan(dataset, wf, by, filt, aggs)))
+            continue
+        lf = _scope_frame(dataset, scope)
+        if filt is not None:
+            lf = lf.filter(filt)
+        anchor = SCOPES[scope].anchor or ""
+        for plan in _aggregate(lf, anchor, wlist, by, aggs, grain, fy):
+            wide_plans.append((members, plan))
+
+    collected = pl.collect_all([plan for _, plan in wide_plans] + long_plans)
+    wide_results = collected[: len(wide_plans)]
+    long_results = collected[len(wide_plans) :]
+
+    wide = _merge(wide_plans, wide_results, wf, by, dataset)
+    for kpi_id in needed:
+        kpi = get(kpi_id)
+        if kpi.scope == "derived":
+            wide = wide.with_columns(kpi.expr.alias(kpi_id))
+    public = [k for k in wanted if not get(k).per_stage and get(k).scope not in ("growth",)]
+    long = wide.select(["_key", *by, *public]).unpivot(index=["_key", *by], variable_name="kpi", value_name="value")
+    long = long.with_columns(pl.col("value").cast(pl.Float64), stage=pl.lit(None, pl.String))
+    stage_frames = [
+        f.select("_key", *by, "kpi", pl.col("stage").cast(pl.String), pl.col("value").cast(pl.Float64))
+        for f in long_results
+        if f.height
+    ]
+    stage_frames = [f for f in stage_frames if f.get_column("kpi")[0] in wanted]
+    if stage_frames:
+        long = pl.concat([long, *[f.select(long.columns) for f in stage_frames]], how="vertical_relaxed")
+
+    frame = _compare(long, links, by, wide if "revenue_growth" in wanted else None)
+    frame = _decorate(frame, by, dataset.stage_order)
+    warnings = (
+        list(dataset.warnings)
+        if "stage_conversion" in wanted
+        else [w for w in dataset.warnings if not w.startswith("Stage conversion")]
+    )
+    if dataset.has("deals") and "currency" in dataset.table("deals").columns:
+        currencies = dataset.table("deals").get_column("currency").drop_nulls().unique().to_list()
+        if len(currencies) > 1:
+            warnings.append(
+                f"Deals carry several currencies ({', '.join(sorted(map(str, currencies)))}); amounts are summed as they are."
+            )
+    return Report(frame, {k: unavailable[k] for k in requested if k in unavailable}, warnings)
+
+
+def evaluate(
+    dataset: Dataset,
+    kpis: Sequence[str] | None = None,
+    *,
+    grain: Grain = "month",
+    periods: PeriodSpec = None,
+    by: Sequence[str] = (),
+    filters: Filters | None = None,
+    compare: bool = True,
+) -> pl.DataFrame:
+    """Evaluate KPIs per period and segment into one tidy frame.
+
+    Parameters
+    ----------
+    kpis: KPI ids (default: the whole catalog). Unavailable ones are left out (see :func:`availability`).
+    grain: ``week``, ``month``, ``quarter``, ``year`` or ``all``.
+    periods: None for the period holding the as-of date, ``n`` for the last n, or labels/Periods.
+    by: dimensions to split by, e.g. ``["region", "product"]``.
+    filters: dimension -> allowed values, e.g. ``{"region": ["EMEA"]}``.
+
+    Returns columns kpi, label, indicator, category, unit, direction, period, <by...>, stage, value,
+    previous, last_year, delta, delta_pct, last_year_delta, period_to_date.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import date
+    >>> deals = pl.DataFrame({"deal_id": ["1", "2"], "stage": ["Won", "Lost"], "amount": [100.0, 50.0],
+    ...                       "close_date": [date(2026, 1, 5), date(2026, 1, 9)]})
+    >>> ds = Dataset.prepare({"deals": deals}, as_of=date(2026, 1, 31))
+    >>> evaluate(ds, ["won_revenue", "win_rate"], periods=["2026-01"])["value"].to_list()
+    [100.0, 0.5]
+    """
+    return report(dataset, kpis, grain=grain, periods=periods, by=by, filters=filters, compare=compare).frame
+
+
+def _scope_filter(dataset: Dataset, scope: str, filters: Filters) -> pl.Expr | None:
+    if not filters:
+        return None
+    return _filter_expr(dataset.table(SCOPES[scope].table), filters)
+
+
+def _data_start(dataset: Dataset) -> date:
+    starts: list[date] = []
+    for name, column in (
+        ("deals", "created_date"),
+        ("deals", "close_date"),
+        ("activities", "day"),
+        ("leads", "created_day"),
+        ("subscriptions", "start_date"),
+    ):
+        if dataset.has(name) and column in dataset.table(name).columns:
+            value = dataset.table(name).get_column(column).min()
+            if isinstance(value, date):
+                starts.append(value)
+    return min(starts) if starts else dataset.as_of
+
+
+def _merge(
+    plans: list[tuple[list[KPI], pl.LazyFrame]],
+    results: list[pl.DataFrame],
+    wf: pl.DataFrame,
+    by: Sequence[str],
+    dataset: Dataset,
+) -> pl.DataFrame:
+    """Join every scope's aggregates on (window, segment); additive KPIs with no rows are 0."""
+    keys = ["_key", *by]
+    per_scope: dict[int, list[pl.DataFrame]] = {}
+    members_of: dict[int, list[KPI]] = {}
+    for (members, _), result in zip(plans, results, strict=True):
+        per_scope.setdefault(id(members), []).append(result)
+        members_of[id(members)] = members
+    frames = [pl.concat(parts, how="vertical_relaxed") for parts in per_scope.values()]
+    if by:
+        combos = [f.select([pl.col(d).cast(pl.String) for d in by]) for f in frames]
+        segments = (
+            pl.concat(combos).unique().drop_nulls() if combos else pl.DataFrame(schema={d: pl.String for d in by})
+        )
+        spine = wf.select("_key").join(segments, how="cross")
+    else:
+        spine = wf.select("_key")
+    wide = spine.join(wf.drop("_pstart", "_pend", "_base", "_point"), on="_key", how="left")
+    for sid, frame in zip(per_scope, frames, strict=True):
+        frame = frame.with_columns([pl.col(d).cast(pl.String) for d in by])
+        wide = wide.join(frame, on=keys, how="left")
+        fills = [pl.col(k.id).fill_null(0) for k in members_of[sid] if k.additive]
+        if fills:
+            wide = wide.with_columns(fills)
+    return wide
+
+
+def _compare(
+    long: pl.DataFrame,
+    links: list[tuple[str, str | None, str | None, bool]],
+    by: Sequence[str],
+    wide: pl.DataFrame | None,
+) -> pl.DataFrame:
+    keys = ["kpi", *by, "stage"]
+    link = pl.DataFrame(
+        links,
+        schema={"_key": pl.String, "_prev": pl.String, "_yoy": pl.String, "period_to_date": pl.Boolean},
+        orient="row",
+    )
+    current = long.join(link, on="_key", how="inner")
+    other = long.rename({"_key": "_other", "value": "_v"})
+    join_keys = [c for c in keys]
+    frame = current.join(
+        other.rename({"_other": "_prev", "_v": "previous"}), on=["_prev", *join_keys], how="left", nulls_equal=True
+    ).join(other.rename({"_other": "_yoy", "_v": "last_year"}), on=["_yoy", *join_keys], how="left", nulls_equal=True)
+    if wide is not None:
+        growth = _growth(wide, link, by)
+        frame = pl.concat([frame, growth.select(frame.columns)], how="vertical_relaxed")
+    return frame.rename({"_key": "period"}).drop("_prev", "_yoy")
+
+
+def _growth(wide: pl.DataFrame, link: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    revenue = wide.select("_key", *by, pl.col("won_revenue").cast(pl.Float64))
+    prev = revenue.rename({"_key": "_prev", "won_revenue": "_before"})
+    joined = revenue.join(link, on="_key", how="inner").join(prev, on=["_prev", *by], how="left", nulls_equal=True)
+    return joined.select(
+        "_key",
+        *by,
+        kpi=pl.lit("revenue_growth"),
+        value=pl.when(pl.col("_before") != 0).then((pl.col("won_revenue") - pl.col("_before")) / pl.col("_before")),
+        stage=pl.lit(None, pl.String),
+        _prev=pl.col("_prev"),
+        _yoy=pl.col("_yoy"),
+        period_to_date=pl.col("period_to_date"),
+        previous=pl.lit(None, pl.Float64),
+        last_year=pl.lit(None, pl.Float64),
+    )
+
+
+def _decorate(frame: pl.DataFrame, by: Sequence[str], stage_order: Sequence[str]) -> pl.DataFrame:
+    ids = [k.id for k in REGISTRY]
+    meta = pl.DataFrame(
+        {
+            "kpi": ids,
+            "label": [k.label for k in REGISTRY],
+            "indicator": [k.indicator for k in REGISTRY],
+            "category": [k.category for k in REGISTRY],
+            "unit": [k.unit for k in REGISTRY],
+            "direction": [k.direction for k in REGISTRY],
+            "_order": list(range(len(ids))),
+        }
+    )
+    out = frame.join(meta, on="kpi", how="left").with_columns(
+        delta=pl.col("value") - pl.col("previous"),
+        delta_pct=pl.when(pl.col("previous") != 0).then(
+            (pl.col("value") - pl.col("previous")) / pl.col("previous").abs()
+        ),
+        last_year_delta=pl.col("value") - pl.col("last_year"),
+    )
+    periods_order = out.select("period").unique(maintain_order=True).with_row_index("_porder")
+    out = out.join(periods_order, on="period", how="left")
+    rank = {name: i for i, name in enumerate(stage_order)}
+    stage_rank = (
+        pl.col("stage").str.split(" → ").list.first().replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
+    )
+    out = out.with_columns(_srank=stage_rank)
+    return out.sort(["_porder", "_order", *by, "_srank", "stage"], nulls_last=True).select(
+        "kpi",
+        "label",
+        "indicator",
+        "category",
+        "unit",
+        "direction",
+        "period",
+        *by,
+        "stage",
+        "value",
+        "previous",
+        "last_year",
+        "delta",
+        "delta_pct",
+        "last_year_delta",
+        "period_to_date",
+    )

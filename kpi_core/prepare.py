@@ -1,0 +1,439 @@
+"""Turn canonical frames into the engine's frames: derive, join lookups, encode once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+
+import polars as pl
+
+from kpi_core import periods
+from kpi_core.model import (
+    ACTIVITY_TYPES,
+    DIMENSIONS,
+    EXISTING_CUSTOMER_TYPES,
+    LOOKUPS,
+    STATUSES,
+    Dataset,
+    Settings,
+    to_date,
+)
+
+STATUS_ENUM = pl.Enum(list(STATUSES))
+
+WON_WORDS = ("won", "closedwon", "closed won", "ganado", "gagné", "gewonnen", "ganho")
+LOST_WORDS = ("lost", "closedlost", "closed lost", "perdido", "perdu", "verloren")
+
+DERIVED_FROM: Mapping[str, tuple[str, ...]] = {
+    "status": ("stage",),
+    "cycle_days": ("created_date", "close_date"),
+    "existing_customer": ("account", "close_date"),
+    "win_probability": ("stage",),
+    "stalled": ("stage", "stage history or activities with deal_id"),
+    "overdue": ("close_date",),
+    "first_date": ("account", "close_date"),
+    "exited_day": ("entered_at",),
+    "gross_profit": ("gross_profit",),
+    "response_hours": ("created_at", "first_response_at"),
+    "day": ("activity_date",),
+    "created_day": ("created_at",),
+    "reached": ("stage",),
+}
+"""Engine helper columns -> the canonical columns they are computed from (for 'required data')."""
+
+
+def _status_from_text(column: str) -> pl.Expr:
+    text = pl.col(column).cast(pl.String).str.to_lowercase().str.strip_chars()
+    won = pl.any_horizontal([text.str.contains(w, literal=True) for w in WON_WORDS])
+    lost = pl.any_horizontal([text.str.contains(w, literal=True) for w in LOST_WORDS])
+    return (
+        pl.when(text.is_null())
+        .then(None)
+        .when(won)
+        .then(pl.lit("won"))
+        .when(lost)
+        .then(pl.lit("lost"))
+        .otherwise(pl.lit("open"))
+    )
+
+
+def _join_lookup(frame: pl.DataFrame, lookup: pl.DataFrame | None, key: str) -> pl.DataFrame:
+    """Left-join a lookup on ``key``; values already on the row win over the lookup's."""
+    if lookup is None or key not in frame.columns or key not in lookup.columns:
+        return frame
+    extra = [c for c in lookup.columns if c != key]
+    if not extra:
+        return frame
+    right = lookup.unique(key, keep="first").rename({c: f"__lk_{c}" for c in extra})
+    joined = frame.join(right, on=key, how="left")
+    fills = [
+        (pl.coalesce(pl.col(c), pl.col(f"__lk_{c}")) if c in frame.columns else pl.col(f"__lk_{c}")).alias(c)
+        for c in extra
+    ]
+    return joined.with_columns(fills).drop([f"__lk_{c}" for c in extra])
+
+
+def _stage_order(deals: pl.DataFrame, history: pl.DataFrame | None, settings: Settings) -> tuple[str, ...]:
+    open_stages = deals.filter(pl.col("status") == "open").get_column("stage").drop_nulls().unique().to_list()
+    if settings.stage_order:
+        return tuple(settings.stage_order)
+    closed_names = set(deals.filter(pl.col("status") != "open").get_column("stage").drop_nulls().unique().to_list())
+    if history is not None and history.height:
+        ranked = (
+            history.filter(~pl.col("stage").is_in(list(closed_names)))
+            .with_columns(rank=pl.col("entered_at").rank("ordinal").over("deal_id"))
+            .group_by("stage")
+            .agg(pl.col("rank").mean())
+            .sort("rank", "stage")
+        )
+        order = ranked.get_column("stage").to_list()
+        return tuple(order + sorted(s for s in open_stages if s not in order))
+    open_deals = deals.filter(pl.col("status") == "open", pl.col("stage").is_not_null())
+    if "probability" in deals.columns and open_deals.get_column("probability").drop_nulls().len():
+        ranked = (
+            open_deals.group_by("stage").agg(pl.col("probability").mean()).sort("probability", "stage", nulls_last=True)
+        )
+        return tuple(ranked.get_column("stage").to_list())
+    counts = open_deals.group_by("stage").agg(pl.len().alias("n"))
+    hint = pl.col("stage").map_elements(_stage_hint, return_dtype=pl.Int32)
+    ranked = counts.with_columns(hint=hint).sort(["hint", "n", "stage"], descending=[False, True, False])
+    return tuple(ranked.get_column("stage").to_list())
+
+
+STAGE_HINTS: tuple[tuple[str, ...], ...] = (
+    ("prospect", "lead", "new", "appointment", "interes"),
+    ("qualif", "engag", "discovery", "contact"),
+    ("needs", "analysis", "demo", "presentation", "value", "dise"),
+    ("decision", "perception", "proposal", "quote", "propuesta", "angebot"),
+    ("negotiat", "negoci", "contract", "review", "firma", "commit"),
+)
+"""Words that place a stage in the usual funnel order when nothing else tells the order."""
+
+
+def _stage_hint(stage: str) -> int:
+    text = stage.lower()
+    for rank, words in enumerate(STAGE_HINTS):
+        if any(w in text for w in words):
+            return rank
+    return len(STAGE_HINTS)
+
+
+def _prepare_deals(
+    deals: pl.DataFrame, tables: Mapping[str, pl.DataFrame], settings: Settings, as_of: date
+) -> tuple[pl.DataFrame, tuple[str, ...], list[str]]:
+    warnings: list[str] = []
+    if "status" in deals.columns:
+        status = pl.coalesce(
+            _status_from_text("status"), _status_from_text("stage") if "stage" in deals.columns else None
+        )
+    elif "stage" in deals.columns:
+        status = _status_from_text("stage")
+    else:
+        status = pl.lit(None, dtype=pl.String)
+    deals = deals.with_columns(status=status)
+    if "stage" not in deals.columns:
+        deals = deals.with_columns(stage=pl.col("status"))
+    if "probability" in deals.columns:
+        too_big = (deals.get_column("probability").max() or 0) > 1  # type: ignore[operator]
+        if too_big:
+            deals = deals.with_columns(pl.col("probability") / 100)
+    if "cost" in deals.columns and "amount" in deals.columns:
+        gross = pl.col("amount") - pl.col("cost")
+        deals = deals.with_columns(
+            gross_profit=pl.coalesce(pl.col("gross_profit"), gross) if "gross_profit" in deals.columns else gross
+        )
+    for lookup, key in LOOKUPS.items():
+        deals = _join_lookup(deals, tables.get(lookup), key)
+    if {"created_date", "close_date"} <= set(deals.columns):
+        deals = deals.with_columns(
+            cycle_days=pl.when(pl.col("status") != "open")
+            .then((pl.col("close_date") - pl.col("created_date")).dt.total_days().cast(pl.Float64))
+            .otherwise(None)
+        )
+    if "close_date" in deals.columns:
+        kind = (
+            pl.col("deal_type").cast(pl.String).str.to_lowercase()
+            if "deal_type" in deals.columns
+            else pl.lit(None, pl.String)
+        )
+        first_won = (
+            pl.col("close_date").filter(pl.col("status") == "won").min().over("account")
+            if "account" in deals.columns
+            else pl.lit(None, pl.Date)
+        )
+        deals = deals.with_columns(
+            existing_customer=kind.is_in(list(EXISTING_CUSTOMER_TYPES)).fill_null(False)
+            | (first_won < pl.col("close_date")).fill_null(False)
+        )
+
+    history = tables.get("stage_history")
+    order = _stage_order(deals, history, settings)
+    index = {stage: i for i, stage in enumerate(order)}
+    n = len(order)
+    reached_now = pl.col("stage").cast(pl.String).replace_strict(index, default=0, return_dtype=pl.Int32)
+    reached = pl.when(pl.col("status") == "won").then(pl.lit(n, pl.Int32)).otherwise(reached_now)
+    if history is not None and history.height:
+        furthest = (
+            history.with_columns(i=pl.col("stage").replace_strict(index, default=None, return_dtype=pl.Int32))
+            .group_by("deal_id")
+            .agg(pl.col("i").max().alias("__hist_reached"), pl.col("entered_at").max().alias("stage_entered_at"))
+        )
+        deals = deals.join(furthest, on="deal_id", how="left")
+        reached = (
+            pl.when(pl.col("status") == "won")
+            .then(pl.lit(n, pl.Int32))
+            .otherwise(pl.max_horizontal(pl.col("__hist_reached"), reached_now))
+        )
+        deals = deals.with_columns(reached=reached).drop("__hist_reached")
+    else:
+        deals = deals.with_columns(reached=reached)
+    # historical win rate of deals that reached each stage: the default probability of an open deal there
+    closed = deals.filter(pl.col("status") != "open")
+    rates = {
+        stage: closed.filter(pl.col("reached") >= i).select((pl.col("status") == "won").mean()).item()
+        for stage, i in index.items()
+    }
+    stage_rate = pl.col("stage").cast(pl.String).replace_strict(rates, default=None, return_dtype=pl.Float64)
+    prob = pl.coalesce(pl.col("probability"), stage_rate) if "probability" in deals.columns else stage_rate
+    deals = deals.with_columns(win_probability=prob)
+
+    stalled_parts: list[pl.Expr] = []
+    if history is not None and history.height and "stage_entered_at" in deals.columns:
+        durations = stage_durations(history)
+        medians = dict(durations.group_by("stage").agg(pl.col("days").median()).iter_rows())
+        limit = (
+            pl.col("stage")
+            .cast(pl.String)
+            .replace_strict(
+                {k: v * settings.stalled_stage_factor for k, v in medians.items() if v is not None},
+                default=None,
+                return_dtype=pl.Float64,
+            )
+        )
+        in_stage = (pl.lit(as_of) - pl.col("stage_entered_at").dt.date()).dt.total_days()
+        stalled_parts.append((in_stage > limit).fill_null(False))
+    activities = tables.get("activities")
+    if (
+        activities is not None
+        and "deal_id" in activities.columns
+        and activities.get_column("deal_id").null_count() < activities.height
+    ):
+        last = activities.group_by("deal_id").agg(pl.col("activity_date").max().dt.date().alias("last_activity"))
+        deals = deals.join(last, on="deal_id", how="left")
+        idle = (
+            pl.lit(as_of)
+            - pl.coalesce(
+                pl.col("last_activity"),
+                pl.col("created_date") if "created_date" in deals.columns else pl.col("last_activity"),
+            )
+        ).dt.total_days()
+        stalled_parts.append((idle > settings.stalled_idle_days).fill_null(False))
+    if stalled_parts:
+        deals = deals.with_columns(stalled=pl.any_horizontal(stalled_parts))
+    if "close_date" in deals.columns:
+        deals = deals.with_columns(overdue=(pl.col("status") == "open") & (pl.col("close_date") < as_of))
+    if history is None or not history.height:
+        warnings.append(
+            "Stage conversion is inferred from each deal's furthest stage (no stage history was loaded); "
+            "lost deals count as lost at their last open stage when known, else at the first stage."
+        )
+    deals = deals.with_columns(pl.col("status").cast(STATUS_ENUM))
+    return deals, order, warnings
+
+
+def _customers(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame | None:
+    """Each account's first won deal or first subscription: account, first_date and that row's dims."""
+    parts: list[pl.DataFrame] = []
+    deals = tables.get("deals")
+    if deals is not None and {"account", "close_date"} <= set(deals.columns):
+        won = deals.filter(
+            (pl.col("status") == "won") & pl.col("account").is_not_null() & pl.col("close_date").is_not_null()
+        )
+        dims = [d for d in DIMENSIONS if d in won.columns]
+        parts.append(
+            won.select("account", pl.col("close_date").alias("first_date"), *[pl.col(d).cast(pl.String) for d in dims])
+        )
+    subs = tables.get("subscriptions")
+    if subs is not None and subs.height:
+        dims = [d for d in DIMENSIONS if d in subs.columns]
+        parts.append(
+            subs.filter(pl.col("account").is_not_null()).select(
+                "account", pl.col("start_date").alias("first_date"), *[pl.col(d).cast(pl.String) for d in dims]
+            )
+        )
+    if not parts:
+        return None
+    return (
+        pl.concat(parts, how="diagonal_relaxed")
+        .filter(pl.col("first_date").is_not_null())
+        .sort("first_date", "account")
+        .unique("account", keep="first", maintain_order=True)
+    )
+
+
+def _stage_visits(history: pl.DataFrame, deals: pl.DataFrame | None) -> pl.DataFrame:
+    visits = stage_durations(history).with_columns(exited_day=pl.col("exited_at").dt.date())
+    if deals is not None:
+        dims = [d for d in DIMENSIONS if d in deals.columns and d not in visits.columns]
+        visits = visits.join(deals.select("deal_id", *dims).unique("deal_id"), on="deal_id", how="left")
+    return visits
+
+
+def stage_durations(history: pl.DataFrame) -> pl.DataFrame:
+    """Completed stage visits: deal_id, stage, entered_at, exited_at, days (time in stage)."""
+    return (
+        history.sort("deal_id", "entered_at")
+        .with_columns(exited_at=pl.col("entered_at").shift(-1).over("deal_id"))
+        .filter(pl.col("exited_at").is_not_null())
+        .with_columns(days=(pl.col("exited_at") - pl.col("entered_at")).dt.total_seconds() / 86400.0)
+    )
+
+
+def _prepare_activities(activities: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    kind = (
+        pl.col("type").cast(pl.String).str.to_lowercase().str.strip_chars()
+        if "type" in activities.columns
+        else pl.lit("other")
+    )
+    kind = kind.str.replace(r"s$", "").replace(
+        {"phone": "call", "phone call": "call", "e-mail": "email", "mail": "email", "event": "meeting", "todo": "task"}
+    )
+    activities = activities.with_columns(
+        type=pl.when(kind.is_in(list(ACTIVITY_TYPES))).then(kind).otherwise(pl.lit("other")),
+        day=pl.col("activity_date").dt.date(),
+    )
+    return _join_lookup(activities, tables.get("reps"), "owner")
+
+
+def _prepare_leads(leads: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    activities = tables.get("activities")
+    if activities is not None and "lead_id" in activities.columns:
+        first = (
+            activities.filter(pl.col("lead_id").is_not_null())
+            .group_by("lead_id")
+            .agg(pl.col("activity_date").min().alias("__first_activity"))
+        )
+        leads = leads.join(first, on="lead_id", how="left")
+        own = pl.col("first_response_at") if "first_response_at" in leads.columns else pl.lit(None, pl.Datetime("us"))
+        leads = leads.with_columns(first_response_at=pl.coalesce(own, pl.col("__first_activity"))).drop(
+            "__first_activity"
+        )
+    if "first_response_at" in leads.columns:
+        leads = leads.with_columns(
+            response_hours=(pl.col("first_response_at") - pl.col("created_at")).dt.total_seconds() / 3600.0
+        )
+    converted = []
+    if "converted" in leads.columns:
+        converted.append(pl.col("converted"))
+    if "converted_date" in leads.columns:
+        converted.append(pl.col("converted_date").is_not_null())
+    if "converted_deal_id" in leads.columns:
+        converted.append(pl.col("converted_deal_id").is_not_null())
+    if converted:
+        leads = leads.with_columns(converted=pl.any_horizontal(converted).fill_null(False))
+    if "source" in leads.columns:
+        leads = leads.rename({"source": "lead_source"})
+    leads = leads.with_columns(created_day=pl.col("created_at").dt.date())
+    return _join_lookup(leads, tables.get("reps"), "owner")
+
+
+def _period_bounds(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Parse the ``period`` column (a label such as 2026-11 / 2026-Q4, or a date) into [start, end)."""
+    fy = settings.fiscal_year_start
+    starts: list[date | None] = []
+    ends: list[date | None] = []
+    for text in frame.get_column("period").cast(pl.String).to_list():
+        try:
+            if text and len(text) >= 10 and text[4] == "-" and text[7] == "-":
+                p = periods.make(date.fromisoformat(text[:10]), "month", fy)
+            else:
+                p = periods.parse(text or "", fy)
+            starts.append(p.start)
+            ends.append(p.end)
+        except ValueError:
+            starts.append(None)
+            ends.append(None)
+    return frame.with_columns(
+        period_start=pl.Series(starts, dtype=pl.Date), period_end=pl.Series(ends, dtype=pl.Date)
+    ).filter(pl.col("period_start").is_not_null())
+
+
+def _latest_date(tables: Mapping[str, pl.DataFrame]) -> date:
+    candidates: list[date] = []
+
+    def add(frame: pl.DataFrame | None, column: str, where: pl.Expr | None = None) -> None:
+        if frame is None or column not in frame.columns:
+            return
+        series = frame.filter(where) if where is not None else frame
+        value = series.get_column(column).max()
+        if value is not None:
+            candidates.append(to_date(value))  # type: ignore[arg-type]
+
+    deals = tables.get("deals")
+    add(deals, "created_date")
+    if deals is not None and "status" in deals.columns:
+        add(deals, "close_date", pl.col("status") != "open")
+    add(tables.get("activities"), "activity_date")
+    add(tables.get("leads"), "created_at")
+    return max(candidates) if candidates else date.today()
+
+
+def _encode(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Encode every dimension column as one ``pl.Enum`` shared by all tables (joins stay possible)."""
+    out = dict(tables)
+    for dim in DIMENSIONS:
+        holders = [n for n, f in out.items() if dim in f.columns and n not in LOOKUPS]
+        if not holders:
+            continue
+        values: set[str] = set()
+        for name in holders:
+            values.update(out[name].get_column(dim).cast(pl.String).drop_nulls().unique().to_list())
+        enum = pl.Enum(sorted(values))
+        for name in holders:
+            out[name] = out[name].with_columns(pl.col(dim).cast(pl.String).cast(enum))
+    return out
+
+
+def build(tables: Mapping[str, pl.DataFrame], *, as_of: date | None, settings: Settings) -> Dataset:
+    """Enrich and encode canonical tables into a :class:`Dataset`."""
+    work = dict(tables)
+    warnings: list[str] = []
+    if "leads" in work:
+        work["leads"] = _prepare_leads(work["leads"], work)
+    if "deals" in work and "status" not in work["deals"].columns:
+        work["deals"] = work["deals"].with_columns(
+            status=_status_from_text("stage") if "stage" in work["deals"].columns else pl.lit(None, pl.String)
+        )
+    if "stage_history" in work:
+        work["stage_history"] = work["stage_history"].filter(pl.col("entered_at").is_not_null())
+    resolved = as_of or _latest_date(work)
+    order: tuple[str, ...] = ()
+    if "deals" in work:
+        work["deals"], order, deal_warnings = _prepare_deals(work["deals"], work, settings, resolved)
+        warnings += deal_warnings
+    if "activities" in work:
+        work["activities"] = _prepare_activities(work["activities"], work)
+    if "subscriptions" in work:
+        work["subscriptions"] = _join_lookup(work["subscriptions"], work.get("accounts"), "account")
+    if "targets" in work:
+        targets = work["targets"]
+        if "kpi" not in targets.columns:
+            targets = targets.with_columns(kpi=pl.lit("won_revenue"))
+        targets = _join_lookup(targets.with_columns(pl.col("kpi").fill_null("won_revenue")), work.get("reps"), "owner")
+        work["targets"] = _period_bounds(targets, settings)
+    if "spend" in work:
+        spend = _period_bounds(work["spend"], settings)
+        work["spend"] = spend.with_columns(
+            [pl.col(c).fill_null(0.0) for c in ("sales_cost", "marketing_cost") if c in spend.columns]
+        )
+    if "stage_history" in work:
+        work["stage_visits"] = _stage_visits(work["stage_history"], work.get("deals"))
+    customers = _customers(work)
+    if customers is not None:
+        work["customers"] = customers
+    encoded = _encode(work)
+    return Dataset(tables=encoded, as_of=resolved, settings=settings, stage_order=order, warnings=tuple(warnings))
+
+
+def day_after(day: date) -> date:
+    return day + timedelta(days=1)

@@ -1,0 +1,38 @@
+"""The sample company: a seeded generator plus small committed files so the app opens at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from sample_data.generator import END, generate
+
+COMPANY_DIR = Path(__file__).parent / "company"
+DEFAULT_DEALS = 20_000
+DEFAULT_SEED = 7
+
+
+def load_sample() -> dict[str, pl.DataFrame]:
+    """The committed default sample (regenerated from the seed if the files are missing)."""
+    files = sorted(COMPANY_DIR.glob("*.parquet"))
+    if not files:
+        return generate(DEFAULT_DEALS, seed=DEFAULT_SEED)
+    return {f.stem: pl.read_parquet(f) for f in files}
+
+
+def write(tables: dict[str, pl.DataFrame], out: Path, *, fmt: str = "parquet") -> list[Path]:
+    """Write canonical tables as ``<table>.parquet`` (or ``.csv``) files in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in tables.items():
+        path = out / f"{name}.{fmt}"
+        if fmt == "parquet":
+            frame.write_parquet(path, compression="zstd", compression_level=19, statistics=False)
+        else:
+            frame.write_csv(path)
+        written.append(path)
+    return written
+
+
+__all__ = ["COMPANY_DIR", "DEFAULT_DEALS", "DEFAULT_SEED", "END", "generate", "load_sample", "write"]
