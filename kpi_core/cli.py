@@ -17,6 +17,7 @@ from kpi_core.formatting import format_delta, format_value
 from kpi_core.ingest import load_files
 from kpi_core.model import DataError, Dataset, Settings
 from kpi_core.periods import GRAINS, Grain
+from kpi_core.registry import catalog_markdown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     compute.add_argument("--fiscal-year-start", type=int, default=1, metavar="MONTH")
     compute.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    sub.add_parser("catalog", help="print the KPI catalog as a Markdown table")
     return parser
 
 
@@ -139,6 +141,9 @@ def _print_table(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "catalog":
+        print(catalog_markdown(), end="")
+        return 0
     try:
         return compute(args)
     except (DataError, ValueError, KeyError, OSError) as exc:

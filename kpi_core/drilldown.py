@@ -78,14 +78,17 @@ def rows_behind(
         in_period = pl.lit(True)
     else:
         in_period = pl.col(anchor).is_between(window.start, window.end, closed="left")
-    reasons: list[tuple[pl.Expr, str]] = [(pl.col(anchor).is_null(), f"no {scope.anchor_label}, so in no period")]
+    reasons: list[tuple[pl.Expr, str]] = []
+    if not (spec.scope == "open" and chosen.grain == "all"):  # open deals with no close date are still open
+        reasons.append((pl.col(anchor).is_null(), f"no {scope.anchor_label}, so in no period"))
     counted = spec.rows if spec.rows is not None else pl.lit(True)
     if spec.scope == "open":
         counted = (pl.col("status") == "open") & counted
-    if scope.table == "deals":
+    status_only = spec.rows is None or set(spec.rows.meta.root_names()) <= {"status"}
+    if scope.table == "deals" and status_only:
         reasons.append((~counted.fill_null(False), "status is not counted by this KPI"))
-    elif spec.rows is not None:
-        reasons.append((~counted.fill_null(False), "not counted by this KPI"))
+    elif spec.rows is not None or spec.scope == "open":
+        reasons.append((~counted.fill_null(False), f"not counted: {spec.formula}"))
     if "amount" in spec.inputs() and "amount" in frame.columns:
         reasons.append((pl.col("amount").is_null(), "no amount"))
     reason = pl.lit(None, pl.String)

@@ -109,7 +109,7 @@ def _filter_expr(frame: pl.LazyFrame | pl.DataFrame, filters: Filters) -> pl.Exp
         wanted = [str(v) for v in values]
         if isinstance(dtype, pl.Enum):
             wanted = [v for v in wanted if v in set(dtype.categories.to_list())]
-            parts.append(pl.col(dim).is_in(pl.Series(wanted, dtype=dtype)))
+            parts.append(pl.col(dim).is_in(pl.Series(wanted, dtype=dtype).implode()))
         else:
             parts.append(pl.col(dim).cast(pl.String).is_in(wanted))
     return pl.all_horizontal(parts) if parts else None
@@ -143,7 +143,7 @@ def _unavailable_reason(
         columns = [c for c in kpi.inputs() if not c.startswith("_")]
         if spec.anchor:
             columns.append(spec.anchor)
-    missing = [c for c in columns if c not in frame.columns or frame.get_column(c).null_count() == frame.height]
+    missing = [c for c in columns if c not in frame.columns or _all_null(frame, c)]
     if missing:
         wanted = sorted({raw for c in missing for raw in _raw(c)})
         return f"{kpi.label} needs {', '.join(wanted)} in the {spec.table} table ({spec.needs})."
@@ -152,6 +152,12 @@ def _unavailable_reason(
             verb = "split" if dim in by else "filtered"
             return f"{kpi.label} cannot be {verb} by {dim}: the {spec.table} table has no {dim} column."
     return None
+
+
+def _all_null(frame: pl.DataFrame, column: str) -> bool:
+    """True when a column, or every source column of a derived one, holds no values."""
+    sources = [c for c in _raw(column) if c in frame.columns] or [column]
+    return all(frame.get_column(c).null_count() == frame.height for c in sources)
 
 
 def _raw(column: str) -> tuple[str, ...]:
@@ -203,6 +209,8 @@ def _aggregate(
     aggs: list[pl.Expr],
     grain: Grain,
     fy: int,
+    *,
+    undated: bool = False,
 ) -> list[pl.LazyFrame]:
     """One plan per window kind: whole periods bucketed together, truncated windows filtered."""
     plans: list[pl.LazyFrame] = []
@@ -212,8 +220,10 @@ def _aggregate(
 
     buckets = [w for w in windows if w.bucket]
     if grain == "all":
+        # all time holds every dated row; ``undated`` keeps rows with no date too (open deals as of now)
+        dated = lf if undated else lf.filter(pl.col(anchor).is_not_null())
         for w in buckets:
-            plans.append(grouped(lf, list(dims)).with_columns(_key=pl.lit(w.key)))
+            plans.append(grouped(dated, list(dims)).with_columns(_key=pl.lit(w.key)))
     elif buckets:
         starts = pl.Series([w.start for w in buckets], dtype=pl.Date)
         keys = pl.LazyFrame({"_start": starts, "_key": [w.key for w in buckets]})
@@ -397,7 +407,7 @@ def report(
         if filt is not None:
             lf = lf.filter(filt)
         anchor = SCOPES[scope].anchor or ""
-        for plan in _aggregate(lf, anchor, wlist, by, aggs, grain, fy):
+        for plan in _aggregate(lf, anchor, wlist, by, aggs, grain, fy, undated=scope == "open"):
             wide_plans.append((members, plan))
 
     collected = pl.collect_all([plan for _, plan in wide_plans] + long_plans)

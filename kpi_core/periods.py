@@ -125,19 +125,25 @@ def parse(text: str, fy_start: int = 1) -> Period:
     found = _LABEL.match(text.strip())
     if found is None:
         raise ValueError(f"{text!r} is not a period label; use e.g. 2026-W47, 2026-11, 2026-Q4, FY2027-Q1, 2026 or all")
-    g = found.groupdict()
+    try:
+        return _from_match(found.groupdict(), fy_start)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid period label (no such week or month)") from None
+
+
+def _from_match(g: dict[str, str | None], fy_start: int) -> Period:
     if g["all"]:
         return Period(ALL_START, ALL_END, "all", "all")
     if g["w"]:
-        return make(date.fromisocalendar(int(g["wy"]), int(g["w"]), 1), "week", fy_start)
+        return make(date.fromisocalendar(int(g["wy"] or 0), int(g["w"]), 1), "week", fy_start)
     if g["m"]:
-        return make(date(int(g["my"]), int(g["m"]), 1), "month", fy_start)
+        return make(date(int(g["my"] or 0), int(g["m"]), 1), "month", fy_start)
     if g["q"]:
-        year, quarter = int(g["qy"]), int(g["q"])
+        year, quarter = int(g["qy"] or 0), int(g["q"])
         if g["fy"] and fy_start != 1:
             return make(_add_months(date(year - 1, fy_start, 1), 3 * (quarter - 1)), "quarter", fy_start)
         return make(date(year, 3 * quarter - 2, 1), "quarter", fy_start)
-    year = int(g["y"])
+    year = int(g["y"] or 0)
     if g["yfy"] and fy_start != 1:
         return make(date(year - 1, fy_start, 1), "year", fy_start)
     return make(date(year, max(fy_start, 1), 1), "year", fy_start)

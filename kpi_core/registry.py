@@ -282,7 +282,7 @@ REGISTRY: tuple[KPI, ...] = (
     KPI(
         "arr",
         "ARR (run rate)",
-        "MRR times twelve: the annualised recurring revenue run rate.",
+        "MRR times twelve: the annualised recurring revenue run rate, the number boards and investors compare across companies.",
         "mrr * 12",
         "revenue",
         "lagging",
@@ -886,3 +886,22 @@ def catalog_frame() -> pl.DataFrame:
             for k in REGISTRY
         ]
     )
+
+
+UNIT_NAMES = {"currency": "currency", "count": "count", "percent": "%", "days": "days", "hours": "hours",
+              "ratio": "ratio", "currency_per_day": "currency/day"}
+
+
+def catalog_markdown() -> str:
+    """The catalog as a Markdown table (the README's copy is checked against this)."""
+    lines = [
+        "| id | label | indicator | kind | unit | good | time anchor | formula |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for k in REGISTRY:
+        formula = k.formula.replace("|", "\\|")
+        lines.append(
+            f"| `{k.id}` | {k.label} | {k.indicator} | {k.kind} | {UNIT_NAMES[k.unit]} | {k.direction} | "
+            f"{k.time_anchor} | {formula} |"
+        )
+    return "\n".join(lines) + "\n"
