@@ -888,8 +888,15 @@ def catalog_frame() -> pl.DataFrame:
     )
 
 
-UNIT_NAMES = {"currency": "currency", "count": "count", "percent": "%", "days": "days", "hours": "hours",
-              "ratio": "ratio", "currency_per_day": "currency/day"}
+UNIT_NAMES = {
+    "currency": "currency",
+    "count": "count",
+    "percent": "%",
+    "days": "days",
+    "hours": "hours",
+    "ratio": "ratio",
+    "currency_per_day": "currency/day",
+}
 
 
 def catalog_markdown() -> str:

@@ -37,8 +37,22 @@ def small_tables() -> dict[str, pl.DataFrame]:
             "stage": ["Closed Won", "Closed Lost", "Closed Won", "Closed Won", "Proposal", "Qualification"],
             "amount": [100.0, 50.0, 300.0, 200.0, 400.0, 80.0],
             "probability": [None, None, None, None, 0.5, 0.2],
-            "created_date": [d("2026-01-10"), d("2026-02-01"), d("2026-03-01"), d("2026-01-15"), d("2026-02-10"), d("2026-03-20")],
-            "close_date": [d("2026-03-05"), d("2026-03-10"), d("2026-03-21"), d("2026-02-14"), d("2026-04-15"), d("2026-03-25")],
+            "created_date": [
+                d("2026-01-10"),
+                d("2026-02-01"),
+                d("2026-03-01"),
+                d("2026-01-15"),
+                d("2026-02-10"),
+                d("2026-03-20"),
+            ],
+            "close_date": [
+                d("2026-03-05"),
+                d("2026-03-10"),
+                d("2026-03-21"),
+                d("2026-02-14"),
+                d("2026-04-15"),
+                d("2026-03-25"),
+            ],
             "gross_profit": [60.0, None, 150.0, 100.0, None, None],
             "deal_type": ["New Business", "New Business", "Upsell", "New Business", None, None],
         }
@@ -46,9 +60,26 @@ def small_tables() -> dict[str, pl.DataFrame]:
     history = pl.DataFrame(
         {
             "deal_id": ["d1", "d1", "d1", "d3", "d3", "d5", "d5", "d6"],
-            "stage": ["Prospecting", "Proposal", "Closed Won", "Prospecting", "Closed Won", "Prospecting", "Proposal", "Qualification"],
-            "entered_at": [dt("2026-01-10"), dt("2026-02-01"), dt("2026-03-05"), dt("2026-03-01"), dt("2026-03-21"),
-                           dt("2026-02-10"), dt("2026-03-05"), dt("2026-03-20")],
+            "stage": [
+                "Prospecting",
+                "Proposal",
+                "Closed Won",
+                "Prospecting",
+                "Closed Won",
+                "Prospecting",
+                "Proposal",
+                "Qualification",
+            ],
+            "entered_at": [
+                dt("2026-01-10"),
+                dt("2026-02-01"),
+                dt("2026-03-05"),
+                dt("2026-03-01"),
+                dt("2026-03-21"),
+                dt("2026-02-10"),
+                dt("2026-03-05"),
+                dt("2026-03-20"),
+            ],
         }
     )
     activities = pl.DataFrame(
@@ -57,14 +88,25 @@ def small_tables() -> dict[str, pl.DataFrame]:
             "owner": ["ann", "ann", "bob", "bob", "ann"],
             "type": ["Call", "Email", "Meeting", "call", "call"],
             "deal_id": ["d3", None, None, "d6", None],
-            "activity_date": [dt("2026-03-02 10:00"), dt("2026-03-03 11:00"), dt("2026-03-10 09:00"), dt("2026-03-11 15:00"), dt("2026-02-27 12:00")],
+            "activity_date": [
+                dt("2026-03-02 10:00"),
+                dt("2026-03-03 11:00"),
+                dt("2026-03-10 09:00"),
+                dt("2026-03-11 15:00"),
+                dt("2026-02-27 12:00"),
+            ],
         }
     )
     leads = pl.DataFrame(
         {
             "lead_id": ["L1", "L2", "L3", "L4"],
             "owner": ["ann", "bob", "ann", "bob"],
-            "created_at": [dt("2026-03-01 09:00"), dt("2026-03-02 10:00"), dt("2026-03-05 12:00"), dt("2026-03-06 08:00")],
+            "created_at": [
+                dt("2026-03-01 09:00"),
+                dt("2026-03-02 10:00"),
+                dt("2026-03-05 12:00"),
+                dt("2026-03-06 08:00"),
+            ],
             "first_response_at": [dt("2026-03-01 09:30"), dt("2026-03-02 13:00"), None, dt("2026-03-06 09:00")],
             "converted": [True, False, False, True],
         }
@@ -72,17 +114,39 @@ def small_tables() -> dict[str, pl.DataFrame]:
     subscriptions = pl.DataFrame(
         {
             "account": ["A", "B", "C", "C", "E", "E"],
-            "start_date": [d("2026-03-05"), d("2025-12-01"), d("2026-02-14"), d("2026-03-21"), d("2026-01-01"), d("2026-03-10")],
+            "start_date": [
+                d("2026-03-05"),
+                d("2025-12-01"),
+                d("2026-02-14"),
+                d("2026-03-21"),
+                d("2026-01-01"),
+                d("2026-03-10"),
+            ],
             "end_date": [None, d("2026-03-15"), None, None, d("2026-03-10"), None],
             "mrr": [100.0, 50.0, 200.0, 25.0, 40.0, 30.0],
         }
     )
-    targets = pl.DataFrame({"period": ["2026-03", "2026-03"], "kpi": ["won_revenue", "won_revenue"], "value": [300.0, 500.0], "owner": ["ann", "bob"]})
+    targets = pl.DataFrame(
+        {
+            "period": ["2026-03", "2026-03"],
+            "kpi": ["won_revenue", "won_revenue"],
+            "value": [300.0, 500.0],
+            "owner": ["ann", "bob"],
+        }
+    )
     spend = pl.DataFrame({"period": ["2026-03"], "sales_cost": [1000.0], "marketing_cost": [500.0]})
-    reps = pl.DataFrame({"owner": ["ann", "bob"], "team": ["T1", "T2"], "manager": ["Mia", "Max"], "region": ["EMEA", "APAC"]})
+    reps = pl.DataFrame(
+        {"owner": ["ann", "bob"], "team": ["T1", "T2"], "manager": ["Mia", "Max"], "region": ["EMEA", "APAC"]}
+    )
     return {
-        "deals": deals, "stage_history": history, "activities": activities, "leads": leads,
-        "subscriptions": subscriptions, "targets": targets, "spend": spend, "reps": reps,
+        "deals": deals,
+        "stage_history": history,
+        "activities": activities,
+        "leads": leads,
+        "subscriptions": subscriptions,
+        "targets": targets,
+        "spend": spend,
+        "reps": reps,
     }
 
 

@@ -26,21 +26,42 @@ def test_sample_quarter_json_gives_every_kpi_or_a_reason(capsys: pytest.CaptureF
     assert set(doc) == {"as_of", "rows", "unavailable", "warnings"}
     kpis = {row["kpi"] for row in doc["rows"]}
     assert kpis | set(doc["unavailable"]) == {k.id for k in K.REGISTRY}
-    assert doc["unavailable"] == {"forecast_accuracy": K.availability(K.Dataset.prepare(load_sample()), ["forecast_accuracy"])["forecast_accuracy"]}
+    assert doc["unavailable"] == {
+        "forecast_accuracy": K.availability(K.Dataset.prepare(load_sample()), ["forecast_accuracy"])[
+            "forecast_accuracy"
+        ]
+    }
     assert {row["period"] for row in doc["rows"]} == {"2026-Q4"}
     plain = [r for r in doc["rows"] if r["kpi"] != "stage_conversion" and r["kpi"] != "time_in_stage_days"]
     assert all("stage" not in r and "region" not in r for r in plain)
     # the numbers are the engine's
     engine = K.evaluate(K.Dataset.prepare(load_sample()), grain="quarter")
-    assert [r["value"] for r in doc["rows"]] == pytest.approx(engine["value"].to_list(), rel=1e-12)  # float sums run in parallel
+    assert [r["value"] for r in doc["rows"]] == pytest.approx(
+        engine["value"].to_list(), rel=1e-12
+    )  # float sums run in parallel
 
 
 def test_by_dimension_rows_carry_the_dimension(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "compute", "--sample", "--kpi", "won_revenue", "--kpi", "win_rate", "--by", "region",
-                       "--period", "2026-10", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "compute",
+        "--sample",
+        "--kpi",
+        "won_revenue",
+        "--kpi",
+        "win_rate",
+        "--by",
+        "region",
+        "--period",
+        "2026-10",
+        "--format",
+        "json",
+    )
     rows = json.loads(out)["rows"]
     assert code == 0
-    assert {(r["kpi"], r["region"]) for r in rows} == {(k, reg) for k in ("won_revenue", "win_rate") for reg in ("APAC", "EMEA", "LATAM", "North America")}
+    assert {(r["kpi"], r["region"]) for r in rows} == {
+        (k, reg) for k in ("won_revenue", "win_rate") for reg in ("APAC", "EMEA", "LATAM", "North America")
+    }
     assert all(r["period"] == "2026-10" and set(r) >= {"value", "previous", "last_year", "delta"} for r in rows)
 
 
@@ -51,10 +72,29 @@ def test_canonical_files_match_an_independent_count(capsys: pytest.CaptureFixtur
         "1,Closed Won,100,2026-01-02,2026-02-03,ann\n2,Closed Won,250.5,2026-01-05,2026-02-10,bob\n"
         "3,Closed Lost,999,2026-01-05,2026-02-11,bob\n4,Proposal,40,2026-02-01,2026-03-30,ann\n"
     )
-    code, out, _ = run(capsys, "compute", str(deals), "--period", "2026-02", "--kpi", "won_revenue", "--kpi", "win_rate",
-                       "--kpi", "open_pipeline", "--as-of", "2026-02-28", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "compute",
+        str(deals),
+        "--period",
+        "2026-02",
+        "--kpi",
+        "won_revenue",
+        "--kpi",
+        "win_rate",
+        "--kpi",
+        "open_pipeline",
+        "--as-of",
+        "2026-02-28",
+        "--format",
+        "json",
+    )
     assert code == 0
-    assert {r["kpi"]: r["value"] for r in json.loads(out)["rows"]} == {"won_revenue": 350.5, "win_rate": 2 / 3, "open_pipeline": 0.0}
+    assert {r["kpi"]: r["value"] for r in json.loads(out)["rows"]} == {
+        "won_revenue": 350.5,
+        "win_rate": 2 / 3,
+        "open_pipeline": 0.0,
+    }
 
 
 def test_maven_files_and_csv_and_table_formats(capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,7 +103,9 @@ def test_maven_files_and_csv_and_table_formats(capsys: pytest.CaptureFixture[str
     assert code == 0
     frame = pl.read_csv(out.encode())
     assert frame.select("kpi", "period", "value").rows() == [("won_revenue", "all", 10005534.0)]
-    code, out, _ = run(capsys, "compute", *files, "--grain", "year", "--period", "2017", "--kpi", "won_revenue", "--kpi", "win_rate")
+    code, out, _ = run(
+        capsys, "compute", *files, "--grain", "year", "--period", "2017", "--kpi", "won_revenue", "--kpi", "win_rate"
+    )
     assert code == 0
     assert "Total revenue (won)" in out and "$10,005,534" in out and "63.2%" in out
 
@@ -90,9 +132,14 @@ def test_unrecognised_file_names_what_is_needed(capsys: pytest.CaptureFixture[st
     path.write_text("colour,size\nred,3\n")
     code, _, err = run(capsys, "compute", str(path))
     assert code == 2
-    assert err == "error: notes.csv: no table recognised from columns colour, size. A deals file needs deal_id and stage or status; activities need activity_date; leads need lead_id and created_at.\n"
+    assert (
+        err
+        == "error: notes.csv: no table recognised from columns colour, size. A deals file needs deal_id and stage or status; activities need activity_date; leads need lead_id and created_at.\n"
+    )
 
 
 def test_module_entry_point_runs() -> None:
-    done = subprocess.run([sys.executable, "-m", "kpi_core", "catalog"], cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "kpi_core", "catalog"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert done.stdout == K.registry.catalog_markdown()

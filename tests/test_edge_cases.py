@@ -16,7 +16,13 @@ KPIS = ["won_revenue", "deals_won", "avg_deal_size", "win_rate", "sales_cycle_da
 def deals(rows: list[tuple[str, str, float | None, str | None, str | None]]) -> pl.DataFrame:
     return pl.DataFrame(
         rows,
-        schema={"deal_id": pl.String, "stage": pl.String, "amount": pl.Float64, "created_date": pl.String, "close_date": pl.String},
+        schema={
+            "deal_id": pl.String,
+            "stage": pl.String,
+            "amount": pl.Float64,
+            "created_date": pl.String,
+            "close_date": pl.String,
+        },
         orient="row",
     )
 
@@ -24,21 +30,83 @@ def deals(rows: list[tuple[str, str, float | None, str | None, str | None]]) -> 
 @pytest.mark.parametrize(
     ("name", "rows", "expected"),
     [
-        ("single won deal", [("1", "Closed Won", 100.0, "2026-01-01", "2026-01-11")],
-         {"won_revenue": 100.0, "deals_won": 1.0, "avg_deal_size": 100.0, "win_rate": 1.0, "sales_cycle_days": 10.0, "open_pipeline": 0.0}),
-        ("zero denominators: only open deals", [("1", "Proposal", 100.0, "2026-01-01", "2026-01-20")],
-         {"won_revenue": 0.0, "deals_won": 0.0, "avg_deal_size": None, "win_rate": None, "sales_cycle_days": None, "open_pipeline": 100.0}),
-        ("null amount on a won deal", [("1", "Won", None, "2026-01-01", "2026-01-05"), ("2", "Won", 50.0, "2026-01-01", "2026-01-03")],
-         {"won_revenue": 50.0, "deals_won": 2.0, "avg_deal_size": 25.0, "win_rate": 1.0, "sales_cycle_days": 3.0, "open_pipeline": 0.0}),
-        ("null close date is in no period", [("1", "Won", 70.0, "2026-01-01", None), ("2", "Lost", 30.0, "2026-01-01", "2026-01-09")],
-         {"won_revenue": 0.0, "deals_won": 0.0, "avg_deal_size": None, "win_rate": 0.0, "sales_cycle_days": None, "open_pipeline": 0.0}),
-        ("unparseable dates are nulls, not crashes", [("1", "Won", 70.0, "yesterday", "2026-01-04"), ("2", "Won", 30.0, "2026-01-02", "2026-01-09")],
-         {"won_revenue": 100.0, "deals_won": 2.0, "avg_deal_size": 50.0, "win_rate": 1.0, "sales_cycle_days": 7.0, "open_pipeline": 0.0}),
-        ("nothing in the period", [("1", "Won", 70.0, "2025-01-01", "2025-02-04")],
-         {"won_revenue": 0.0, "deals_won": 0.0, "avg_deal_size": None, "win_rate": None, "sales_cycle_days": None, "open_pipeline": 0.0}),
+        (
+            "single won deal",
+            [("1", "Closed Won", 100.0, "2026-01-01", "2026-01-11")],
+            {
+                "won_revenue": 100.0,
+                "deals_won": 1.0,
+                "avg_deal_size": 100.0,
+                "win_rate": 1.0,
+                "sales_cycle_days": 10.0,
+                "open_pipeline": 0.0,
+            },
+        ),
+        (
+            "zero denominators: only open deals",
+            [("1", "Proposal", 100.0, "2026-01-01", "2026-01-20")],
+            {
+                "won_revenue": 0.0,
+                "deals_won": 0.0,
+                "avg_deal_size": None,
+                "win_rate": None,
+                "sales_cycle_days": None,
+                "open_pipeline": 100.0,
+            },
+        ),
+        (
+            "null amount on a won deal",
+            [("1", "Won", None, "2026-01-01", "2026-01-05"), ("2", "Won", 50.0, "2026-01-01", "2026-01-03")],
+            {
+                "won_revenue": 50.0,
+                "deals_won": 2.0,
+                "avg_deal_size": 25.0,
+                "win_rate": 1.0,
+                "sales_cycle_days": 3.0,
+                "open_pipeline": 0.0,
+            },
+        ),
+        (
+            "null close date is in no period",
+            [("1", "Won", 70.0, "2026-01-01", None), ("2", "Lost", 30.0, "2026-01-01", "2026-01-09")],
+            {
+                "won_revenue": 0.0,
+                "deals_won": 0.0,
+                "avg_deal_size": None,
+                "win_rate": 0.0,
+                "sales_cycle_days": None,
+                "open_pipeline": 0.0,
+            },
+        ),
+        (
+            "unparseable dates are nulls, not crashes",
+            [("1", "Won", 70.0, "yesterday", "2026-01-04"), ("2", "Won", 30.0, "2026-01-02", "2026-01-09")],
+            {
+                "won_revenue": 100.0,
+                "deals_won": 2.0,
+                "avg_deal_size": 50.0,
+                "win_rate": 1.0,
+                "sales_cycle_days": 7.0,
+                "open_pipeline": 0.0,
+            },
+        ),
+        (
+            "nothing in the period",
+            [("1", "Won", 70.0, "2025-01-01", "2025-02-04")],
+            {
+                "won_revenue": 0.0,
+                "deals_won": 0.0,
+                "avg_deal_size": None,
+                "win_rate": None,
+                "sales_cycle_days": None,
+                "open_pipeline": 0.0,
+            },
+        ),
     ],
 )
-def test_january(name: str, rows: list[tuple[str, str, float | None, str | None, str | None]], expected: dict[str, float | None]) -> None:
+def test_january(
+    name: str, rows: list[tuple[str, str, float | None, str | None, str | None]], expected: dict[str, float | None]
+) -> None:
     ds = K.Dataset.prepare({"deals": deals(rows)}, as_of=date(2026, 1, 31))
     frame = K.evaluate(ds, KPIS, periods=["2026-01"], compare=False)
     assert dict(frame.select("kpi", "value").rows()) == expected, name
@@ -65,25 +133,35 @@ def test_missing_tables_name_what_to_upload() -> None:
 
 
 def test_fiscal_year_starting_in_july() -> None:
-    rows = [("1", "Won", 10.0, "2026-06-01", "2026-06-30"), ("2", "Won", 20.0, "2026-06-01", "2026-07-01"),
-            ("3", "Won", 40.0, "2026-06-01", "2026-09-30"), ("4", "Won", 80.0, "2026-06-01", "2025-07-15")]
+    rows = [
+        ("1", "Won", 10.0, "2026-06-01", "2026-06-30"),
+        ("2", "Won", 20.0, "2026-06-01", "2026-07-01"),
+        ("3", "Won", 40.0, "2026-06-01", "2026-09-30"),
+        ("4", "Won", 80.0, "2026-06-01", "2025-07-15"),
+    ]
     ds = K.Dataset.prepare({"deals": deals(rows)}, as_of=date(2026, 10, 31), settings=K.Settings(fiscal_year_start=7))
     frame = K.evaluate(ds, ["won_revenue"], grain="quarter", periods=["FY2027-Q1"])
-    assert frame.select("period", "value", "previous", "last_year", "period_to_date").rows() == [("FY2027-Q1", 60.0, 10.0, 80.0, False)]
+    assert frame.select("period", "value", "previous", "last_year", "period_to_date").rows() == [
+        ("FY2027-Q1", 60.0, 10.0, 80.0, False)
+    ]
     year = K.evaluate(ds, ["won_revenue"], grain="year")
     # FY2027 is still running, so FY2026 is compared up to Oct 31 only: deal 4, not deal 1 (June 30)
     assert year.select("period", "value", "previous").rows() == [("FY2027", 60.0, 80.0)]
 
 
 def test_running_period_compares_period_to_date() -> None:
-    rows = [("1", "Won", 100.0, "2026-01-01", "2026-03-10"),  # this month, by the as-of day
-            ("2", "Won", 10.0, "2026-01-01", "2026-02-05"),  # February, before day 15
-            ("3", "Won", 1000.0, "2026-01-01", "2026-02-20"),  # February, after day 15: not compared
-            ("4", "Won", 7.0, "2025-03-15"[:10], "2025-03-15"),  # last March, on day 15
-            ("5", "Won", 5000.0, "2025-03-01", "2025-03-16")]  # last March, after day 15
+    rows = [
+        ("1", "Won", 100.0, "2026-01-01", "2026-03-10"),  # this month, by the as-of day
+        ("2", "Won", 10.0, "2026-01-01", "2026-02-05"),  # February, before day 15
+        ("3", "Won", 1000.0, "2026-01-01", "2026-02-20"),  # February, after day 15: not compared
+        ("4", "Won", 7.0, "2025-03-15"[:10], "2025-03-15"),  # last March, on day 15
+        ("5", "Won", 5000.0, "2025-03-01", "2025-03-16"),
+    ]  # last March, after day 15
     ds = K.Dataset.prepare({"deals": deals(rows)}, as_of=date(2026, 3, 15))
     frame = K.evaluate(ds, ["won_revenue"], periods=["2026-03"])
-    assert frame.select("period", "value", "previous", "last_year", "period_to_date").rows() == [("2026-03", 100.0, 10.0, 7.0, True)]
+    assert frame.select("period", "value", "previous", "last_year", "period_to_date").rows() == [
+        ("2026-03", 100.0, 10.0, 7.0, True)
+    ]
     closed = K.evaluate(ds, ["won_revenue"], periods=["2026-02"])
     assert closed.select("period", "value", "previous", "period_to_date").rows() == [("2026-02", 1010.0, 0.0, False)]
 
@@ -91,7 +169,9 @@ def test_running_period_compares_period_to_date() -> None:
 def test_last_n_periods_are_in_order(small: K.Dataset) -> None:
     frame = K.evaluate(small, ["won_revenue"], periods=3)
     assert frame.select("period", "value", "previous").rows() == [
-        ("2026-01", 0.0, 0.0), ("2026-02", 200.0, 0.0), ("2026-03", 400.0, 200.0)
+        ("2026-01", 0.0, 0.0),
+        ("2026-02", 200.0, 0.0),
+        ("2026-03", 400.0, 200.0),
     ]
 
 
@@ -111,4 +191,6 @@ def test_bad_arguments_say_what_is_wrong(small: K.Dataset, kwargs: dict[str, obj
 
 def test_segment_split_not_possible_is_explained(small: K.Dataset) -> None:
     reasons = K.availability(small, ["activities", "won_revenue"], by=["deal_type"])
-    assert reasons == {"activities": "Sales activities cannot be split by deal_type: the activities table has no deal_type column."}
+    assert reasons == {
+        "activities": "Sales activities cannot be split by deal_type: the activities table has no deal_type column."
+    }

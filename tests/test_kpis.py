@@ -64,7 +64,9 @@ def test_every_kpi_for_march_by_hand(small: K.Dataset) -> None:
     stages = {(r["kpi"], r["stage"]): r["value"] for r in result.frame.iter_rows(named=True) if r["stage"]}
     assert values == pytest.approx(EXPECTED_MARCH, rel=1e-12)
     assert stages == pytest.approx(EXPECTED_STAGES, rel=1e-12)
-    assert result.unavailable == {"forecast_accuracy": K.availability(small, ["forecast_accuracy"])["forecast_accuracy"]}
+    assert result.unavailable == {
+        "forecast_accuracy": K.availability(small, ["forecast_accuracy"])["forecast_accuracy"]
+    }
 
 
 def test_comparisons_for_march(small: K.Dataset) -> None:
@@ -78,37 +80,63 @@ def test_comparisons_for_march(small: K.Dataset) -> None:
 
 
 def test_april_open_pipeline_and_stalled(small: K.Dataset) -> None:
-    frame = K.evaluate(small, ["open_pipeline", "weighted_pipeline", "stalled_deals", "overdue_deals"], periods=["2026-04"], compare=False)
+    frame = K.evaluate(
+        small,
+        ["open_pipeline", "weighted_pipeline", "stalled_deals", "overdue_deals"],
+        periods=["2026-04"],
+        compare=False,
+    )
     assert dict(frame.select("kpi", "value").rows()) == {
-        "open_pipeline": 400.0, "weighted_pipeline": 200.0,
+        "open_pipeline": 400.0,
+        "weighted_pipeline": 200.0,
         "stalled_deals": 1.0,  # d5: no activity since it was created on Feb 10
         "overdue_deals": 0.0,
     }
 
 
 def test_by_region_through_the_reps_lookup(small: K.Dataset) -> None:
-    frame = K.evaluate(small, ["won_revenue", "win_rate", "activities", "quota_attainment"], periods=["2026-03"], by=["region"], compare=False)
-    assert sorted(frame.select("kpi", "region", "value").rows()) == sorted([
-        ("won_revenue", "APAC", 300.0), ("won_revenue", "EMEA", 100.0),
-        ("win_rate", "APAC", 1.0), ("win_rate", "EMEA", 0.5),
-        ("activities", "APAC", 2.0), ("activities", "EMEA", 2.0),
-        ("quota_attainment", "APAC", 300 / 500), ("quota_attainment", "EMEA", 100 / 300),
-    ])
+    frame = K.evaluate(
+        small,
+        ["won_revenue", "win_rate", "activities", "quota_attainment"],
+        periods=["2026-03"],
+        by=["region"],
+        compare=False,
+    )
+    assert sorted(frame.select("kpi", "region", "value").rows()) == sorted(
+        [
+            ("won_revenue", "APAC", 300.0),
+            ("won_revenue", "EMEA", 100.0),
+            ("win_rate", "APAC", 1.0),
+            ("win_rate", "EMEA", 0.5),
+            ("activities", "APAC", 2.0),
+            ("activities", "EMEA", 2.0),
+            ("quota_attainment", "APAC", 300 / 500),
+            ("quota_attainment", "EMEA", 100 / 300),
+        ]
+    )
 
 
 def test_filter_keeps_one_segment(small: K.Dataset) -> None:
-    frame = K.evaluate(small, ["won_revenue", "deals_won"], periods=["2026-03"], filters={"owner": ["bob"]}, compare=False)
+    frame = K.evaluate(
+        small, ["won_revenue", "deals_won"], periods=["2026-03"], filters={"owner": ["bob"]}, compare=False
+    )
     assert frame.select("kpi", "value").rows() == [("won_revenue", 300.0), ("deals_won", 1.0)]
 
 
 def test_quarter_and_all_time(small: K.Dataset) -> None:
-    q1 = K.evaluate(small, ["won_revenue", "deals_won", "open_pipeline"], grain="quarter", periods=["2026-Q1"], compare=False)
+    q1 = K.evaluate(
+        small, ["won_revenue", "deals_won", "open_pipeline"], grain="quarter", periods=["2026-Q1"], compare=False
+    )
     assert q1.select("kpi", "period", "value").rows() == [
-        ("won_revenue", "2026-Q1", 600.0), ("deals_won", "2026-Q1", 3.0), ("open_pipeline", "2026-Q1", 80.0)
+        ("won_revenue", "2026-Q1", 600.0),
+        ("deals_won", "2026-Q1", 3.0),
+        ("open_pipeline", "2026-Q1", 80.0),
     ]
     every = K.evaluate(small, ["won_revenue", "open_pipeline", "new_customers"], grain="all")
     assert every.select("kpi", "period", "value", "previous").rows() == [
-        ("won_revenue", "all", 600.0, None), ("open_pipeline", "all", 480.0, None), ("new_customers", "all", 4.0, None)
+        ("won_revenue", "all", 600.0, None),
+        ("open_pipeline", "all", 480.0, None),
+        ("new_customers", "all", 4.0, None),
     ]
 
 

@@ -27,7 +27,12 @@ def plain_python() -> dict[tuple[str, str], dict[str, float | None]]:
                 continue
             closed = date.fromisoformat(row["close_date"])
             quarter = f"{closed.year}-Q{(closed.month - 1) // 3 + 1}"
-            for key in ((quarter, "*"), ("all", "*"), (quarter, region_of[row["sales_agent"]]), ("all", region_of[row["sales_agent"]])):
+            for key in (
+                (quarter, "*"),
+                ("all", "*"),
+                (quarter, region_of[row["sales_agent"]]),
+                ("all", region_of[row["sales_agent"]]),
+            ):
                 groups[key].append(row)
     out = {}
     for key, rows in groups.items():
@@ -62,16 +67,24 @@ def expected() -> dict[tuple[str, str], dict[str, float | None]]:
 def test_maven_loads_as_one_dataset(maven: K.Dataset) -> None:
     assert maven.table("deals").height == 8800
     assert maven.as_of == date(2017, 12, 31)
-    assert sorted(maven.table("deals").get_column("region").drop_nulls().cast(str).unique()) == ["Central", "East", "West"]
+    assert sorted(maven.table("deals").get_column("region").drop_nulls().cast(str).unique()) == [
+        "Central",
+        "East",
+        "West",
+    ]
 
 
-def test_maven_totals_match_plain_python_exactly(maven: K.Dataset, expected: dict[tuple[str, str], dict[str, float | None]]) -> None:
+def test_maven_totals_match_plain_python_exactly(
+    maven: K.Dataset, expected: dict[tuple[str, str], dict[str, float | None]]
+) -> None:
     frame = K.evaluate(maven, KPIS, grain="all")
     assert dict(frame.select("kpi", "value").rows()) == expected[("all", "*")]
     assert expected[("all", "*")]["won_revenue"] == 10_005_534.0  # the figure the data set is known by
 
 
-def test_maven_quarters_match_plain_python_exactly(maven: K.Dataset, expected: dict[tuple[str, str], dict[str, float | None]]) -> None:
+def test_maven_quarters_match_plain_python_exactly(
+    maven: K.Dataset, expected: dict[tuple[str, str], dict[str, float | None]]
+) -> None:
     quarters = [P.parse(q) for q in ("2017-Q1", "2017-Q2", "2017-Q3", "2017-Q4")]
     frame = K.evaluate(maven, KPIS, grain="quarter", periods=quarters, compare=False)
     got = {(r["period"], "*"): {} for r in frame.iter_rows(named=True)}
@@ -80,7 +93,9 @@ def test_maven_quarters_match_plain_python_exactly(maven: K.Dataset, expected: d
     assert got == {k: v for k, v in expected.items() if k[0] != "all" and k[1] == "*"}
 
 
-def test_maven_by_region_matches_plain_python_exactly(maven: K.Dataset, expected: dict[tuple[str, str], dict[str, float | None]]) -> None:
+def test_maven_by_region_matches_plain_python_exactly(
+    maven: K.Dataset, expected: dict[tuple[str, str], dict[str, float | None]]
+) -> None:
     frame = K.evaluate(maven, KPIS, grain="all", by=["region"])
     got: dict[tuple[str, str], dict[str, float | None]] = defaultdict(dict)
     for r in frame.iter_rows(named=True):

@@ -55,7 +55,11 @@ def build(rows: list[tuple[str, float | None, int, int | None, str | None, str, 
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=deal_rows, grain=st.sampled_from(["month", "quarter", "year", "all"]), dim=st.sampled_from(["region", "product"]))
+@given(
+    rows=deal_rows,
+    grain=st.sampled_from(["month", "quarter", "year", "all"]),
+    dim=st.sampled_from(["region", "product"]),
+)
 def test_additive_kpis_sum_over_segments_to_the_total(rows, grain, dim) -> None:  # type: ignore[no-untyped-def]
     ds = build(rows)
     periods = None if grain == "all" else 6
@@ -68,7 +72,9 @@ def test_additive_kpis_sum_over_segments_to_the_total(rows, grain, dim) -> None:
     if nulls == 0:
         assert summed.to_dicts() == expected.to_dicts() or _close(summed, expected)
     else:
-        assert (summed.join(expected, on=["kpi", "period"], suffix="_t").filter(pl.col("value") > pl.col("value_t") + 1e-6)).height == 0
+        assert (
+            summed.join(expected, on=["kpi", "period"], suffix="_t").filter(pl.col("value") > pl.col("value_t") + 1e-6)
+        ).height == 0
 
 
 def _close(a: pl.DataFrame, b: pl.DataFrame) -> bool:

@@ -9,7 +9,6 @@ import pytest
 
 import kpi_core as K
 from kpi_core.registry import HELPERS, SCOPES, catalog_markdown, dependencies
-
 from tests.conftest import ROOT, SHARED
 
 CATALOG_DOC = SHARED / "docs" / "kpi-catalog.md"
@@ -51,7 +50,15 @@ def test_required_columns_are_derived_from_the_expression() -> None:
     assert K.get("won_revenue").required_columns() == ["amount", "close_date", "stage"]
     assert K.get("sales_cycle_days").required_columns() == ["close_date", "created_date", "stage"]
     assert K.get("lead_response_hours").required_columns() == ["created_at", "first_response_at"]
-    assert dependencies(K.get("ltv_cac_ratio")) == ["_spend", "new_customers", "cac", "_arpa", "_monthly_churn", "profit_margin", "cltv"]
+    assert dependencies(K.get("ltv_cac_ratio")) == [
+        "_spend",
+        "new_customers",
+        "cac",
+        "_arpa",
+        "_monthly_churn",
+        "profit_margin",
+        "cltv",
+    ]
 
 
 def test_helpers_are_internal() -> None:
@@ -67,7 +74,22 @@ def test_every_kpi_but_forecast_accuracy_is_computable_on_the_sample(sample: K.D
     assert result.frame.filter(pl.col("value").is_null()).height == 0
 
 
-@pytest.mark.parametrize("dim", ["region", "product", "owner", "team", "manager", "segment", "lead_source", "deal_type", "pipeline", "industry", "family"])
+@pytest.mark.parametrize(
+    "dim",
+    [
+        "region",
+        "product",
+        "owner",
+        "team",
+        "manager",
+        "segment",
+        "lead_source",
+        "deal_type",
+        "pipeline",
+        "industry",
+        "family",
+    ],
+)
 def test_every_kpi_evaluates_by_each_dimension_or_says_why(sample: K.Dataset, dim: str) -> None:
     result = K.report(sample, grain="month", by=[dim])
     computed = set(result.frame["kpi"])
