@@ -234,6 +234,7 @@ class Dataset:
 
         settings = settings or Settings()
         tables = {name: conform(name, frame) for name, frame in raw.items() if name in TABLES}
+        del raw  # let frames the caller no longer holds go as soon as their prepared version exists
         return _prepare.build(tables, as_of=as_of, settings=settings)
 
 

@@ -346,8 +346,6 @@ def _prepare_leads(leads: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> p
         converted.append(pl.col("converted_deal_id").is_not_null())
     if converted:
         leads = leads.with_columns(converted=pl.any_horizontal(converted).fill_null(False))
-    if "source" in leads.columns:
-        leads = leads.rename({"source": "lead_source"})
     leads = leads.with_columns(created_day=pl.col("created_at").dt.date())
     return _join_lookup(leads, tables.get("reps"), "owner")
 
@@ -397,21 +395,29 @@ def _encode(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """Encode every dimension column as one ``pl.Enum`` shared by all tables (joins stay possible)."""
     out = dict(tables)
     for dim in DIMENSIONS:
-        holders = [n for n, f in out.items() if dim in f.columns and n not in LOOKUPS]
+        holders = [n for n, f in out.items() if dim in f.columns]
         if not holders:
             continue
         values: set[str] = set()
         for name in holders:
-            values.update(out[name].get_column(dim).cast(pl.String).drop_nulls().unique().to_list())
+            values.update(out[name].get_column(dim).unique().cast(pl.String).drop_nulls().to_list())
         enum = pl.Enum(sorted(values))
         for name in holders:
-            out[name] = out[name].with_columns(pl.col(dim).cast(pl.String).cast(enum))
+            current = out[name].schema[dim]
+            if current != enum:
+                source = pl.col(dim) if current == pl.String() else pl.col(dim).cast(pl.String)
+                out[name] = out[name].with_columns(source.cast(enum))
     return out
 
 
-def build(tables: Mapping[str, pl.DataFrame], *, as_of: date | None, settings: Settings) -> Dataset:
-    """Enrich and encode canonical tables into a :class:`Dataset`."""
+def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Settings) -> Dataset:
+    """Enrich and encode canonical tables into a :class:`Dataset` (``tables`` is consumed)."""
     work = dict(tables)
+    tables.clear()
+    if "leads" in work and "source" in work["leads"].columns and "lead_source" not in work["leads"].columns:
+        work["leads"] = work["leads"].rename({"source": "lead_source"})
+    # encode dimensions (and lookup keys) first, so lookups join on integer codes and add small columns
+    work = _encode(work)
     warnings: list[str] = []
     if "leads" in work:
         work["leads"] = _prepare_leads(work["leads"], work)

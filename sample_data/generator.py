@@ -153,7 +153,14 @@ def _account_name(i: int) -> str:
     return base if block == 0 else f"{base} {block + 1}"
 
 
-def generate(deals: int = 20_000, *, seed: int = 7, end: date = END) -> dict[str, pl.DataFrame]:
+def generate(
+    deals: int = 20_000,
+    *,
+    seed: int = 7,
+    end: date = END,
+    activities_per_deal: float = 10.0,
+    leads_per_deal: float = 1.5,
+) -> dict[str, pl.DataFrame]:
     """Generate the sample company's canonical tables.
 
     >>> tables = generate(500, seed=1)
@@ -161,7 +168,7 @@ def generate(deals: int = 20_000, *, seed: int = 7, end: date = END) -> dict[str
     (['accounts', 'activities', 'deals'], 500)
     """
     rng = np.random.default_rng(seed)
-    sizes = Sizes(deals)
+    sizes = Sizes(deals, activities_per_deal, leads_per_deal)
     start = end - timedelta(days=728)
     start = start - timedelta(days=start.weekday())  # Monday
     n_days = (end - start).days + 1
