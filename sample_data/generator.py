@@ -202,6 +202,12 @@ def generate(
     intensity = skill[:, None] * (1 + 0.35 * np.sin(2 * np.pi * (weeks[None, :] + phase[:, None]) / 26)) * walk
     growth = np.linspace(0.8, 1.25, n_weeks + 3)
     intensity *= growth[None, :]
+    # company-wide pushes and lulls (campaigns, holidays) that every rep feels
+    common = np.zeros(n_weeks + 3)
+    shocks = rng.normal(0, 1, n_weeks + 3)
+    for week in range(1, n_weeks + 3):
+        common[week] = 0.75 * common[week - 1] + 0.65 * shocks[week]
+    intensity *= np.exp(0.3 * common)[None, :]
 
     # --- accounts
     n_accounts = max(200, deals // 2)

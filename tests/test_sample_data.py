@@ -1,0 +1,97 @@
+"""The sample company: deterministic, the right size and shape, and activity leads pipeline leads revenue."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from sample_data import DEFAULT_DEALS, DEFAULT_SEED, generate, load_sample
+
+
+@pytest.fixture(scope="module")
+def company() -> dict[str, pl.DataFrame]:
+    return load_sample()
+
+
+def test_committed_files_are_what_the_seed_generates(company: dict[str, pl.DataFrame]) -> None:
+    fresh = generate(DEFAULT_DEALS, seed=DEFAULT_SEED)
+    assert company.keys() == fresh.keys()
+    for name, frame in fresh.items():
+        assert_frame_equal(company[name], frame, check_column_order=True)
+
+
+def test_shape_of_the_company(company: dict[str, pl.DataFrame]) -> None:
+    deals, reps = company["deals"], company["reps"]
+    assert deals.height == 20_000 and company["activities"].height == 200_000 and company["leads"].height == 30_000
+    assert (reps.height, reps["team"].n_unique(), reps["region"].n_unique()) == (40, 8, 4)
+    assert company["products"].height == 6 and company["accounts"]["segment"].n_unique() == 3
+    span = (deals["created_date"].max() - deals["created_date"].min()).days  # type: ignore[operator]
+    assert 700 <= span <= 735  # two years, from a Monday
+    assert set(deals["status"]) == {"open", "won", "lost"}
+    assert deals.filter(pl.col("status") == "lost")["lost_reason"].null_count() == 0
+    assert (
+        deals.filter(pl.col("status") != "lost")["lost_reason"].null_count()
+        == deals.filter(pl.col("status") != "lost").height
+    )
+    assert set(company["activities"]["type"]) == {"call", "email", "meeting"}
+    assert set(company["stage_history"]["deal_id"]) == set(deals["deal_id"])
+    subs = company["subscriptions"]
+    assert subs["end_date"].null_count() < subs.height  # some churn and contraction
+    assert company["targets"].height == 40 * 25 and company["spend"].height == 4 * 25
+
+
+def test_generator_is_deterministic_and_sized() -> None:
+    a, b = generate(2_000, seed=3), generate(2_000, seed=3)
+    for name in a:
+        assert_frame_equal(a[name], b[name])
+    assert a["deals"].height == 2_000 and a["activities"].height == 20_000
+    assert not generate(2_000, seed=4)["deals"].equals(a["deals"])
+
+
+def test_quarter_end_spike_and_slipped_deals(company: dict[str, pl.DataFrame]) -> None:
+    won = company["deals"].filter(pl.col("status") == "won")
+    left = (won["close_date"].dt.truncate("1q").dt.offset_by("3mo") - won["close_date"]).dt.total_days()
+    assert (left <= 14).mean() > 0.25  # the last two weeks of a quarter are ~15% of it
+    open_deals = company["deals"].filter(pl.col("status") == "open")
+    assert open_deals.filter(pl.col("close_date") < pl.date(2026, 11, 20)).height > 50  # past-due
+
+
+def _detrended(series: pl.Expr) -> pl.Expr:
+    return series / series.rolling_mean(13, center=True)
+
+
+def _corr(a: np.ndarray, b: np.ndarray, lag: int) -> float:
+    return float(np.corrcoef(a[: len(a) - lag], b[lag:])[0, 1])
+
+
+def test_activity_leads_pipeline_which_leads_revenue(company: dict[str, pl.DataFrame]) -> None:
+    weekly = (
+        company["activities"]
+        .group_by(pl.col("activity_date").dt.truncate("1w").dt.date().alias("w"))
+        .agg(acts=pl.len())
+        .join(
+            company["deals"]
+            .group_by(pl.col("created_date").dt.truncate("1w").alias("w"))
+            .agg(pipe=pl.col("amount").sum()),
+            on="w",
+        )
+        .join(
+            company["deals"]
+            .filter(pl.col("status") == "won")
+            .group_by(pl.col("close_date").dt.truncate("1w").alias("w"))
+            .agg(rev=pl.col("amount").sum()),
+            on="w",
+        )
+        .sort("w")
+        .filter(pl.col("w") < pl.date(2026, 11, 16))
+        .with_columns(pl.col("pipe", "rev").rolling_sum(4).name.suffix("_4w"))
+        .with_columns(_detrended(pl.col(c)).alias(c) for c in ("acts", "pipe", "pipe_4w", "rev_4w"))
+        .drop_nulls()
+    )
+    acts, pipe = weekly["acts"].to_numpy(), weekly["pipe"].to_numpy()
+    by_lag = [_corr(acts, pipe, lag) for lag in range(9)]
+    assert int(np.argmax(by_lag)) == 3 and by_lag[3] > 0.6 and by_lag[0] < 0.3
+    pipe4, rev4 = weekly["pipe_4w"].to_numpy(), weekly["rev_4w"].to_numpy()
+    assert max(_corr(pipe4, rev4, lag) for lag in range(8, 15)) > _corr(pipe4, rev4, 0) + 0.15
