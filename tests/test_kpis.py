@@ -152,3 +152,17 @@ def test_rows_behind_a_segment_and_a_derived_kpi(small: K.Dataset) -> None:
     assert behind.table == "deals"
     assert behind.included["deal_id"].to_list() == ["d1"]
     assert behind.excluded.select("deal_id", "reason").rows() == [("d2", "status is lost")]
+
+
+def test_rows_behind_activities_leads_and_subscriptions(small: K.Dataset) -> None:
+    calls = K.rows_behind(small, "calls", "2026-03")
+    assert calls.included["activity_id"].to_list() == ["a1", "a4"]
+    assert sorted(calls.excluded.select("activity_id", "reason").rows()) == [
+        ("a2", "not counted: count of activities of type call, dated in P"),
+        ("a3", "not counted: count of activities of type call, dated in P"),
+    ]
+    leads = K.rows_behind(small, "lead_response_hours", "2026-03")
+    assert leads.included["lead_id"].to_list() == ["L1", "L2", "L4"]
+    assert leads.excluded["lead_id"].to_list() == ["L3"]
+    mrr = K.rows_behind(small, "mrr", "2026-03")
+    assert sorted(mrr.included["account"].to_list()) == ["A", "B", "C", "C", "E", "E"]
