@@ -356,10 +356,19 @@ def report(
     by: Sequence[str] = (),
     filters: Filters | None = None,
     compare: bool = True,
+    split_currencies: bool = True,
 ) -> Report:
-    """Evaluate KPIs and say which could not be computed and why. See :func:`evaluate`."""
+    """Evaluate KPIs and say which could not be computed and why. See :func:`evaluate`.
+
+    When deals are in several currencies (and no rate table converted them), KPIs that add up amounts
+    are split by currency (a ``currency`` column) instead of being summed across currencies."""
     filters = {k: list(v) for k, v in (filters or {}).items() if v}
     by = list(dict.fromkeys(by))
+    currencies = mixed_currencies(dataset)
+    if split_currencies and currencies and "currency" not in by and len(filters.get("currency", [])) != 1:
+        return _per_currency(
+            dataset, kpis, grain=grain, periods=periods, by=by, filters=filters, compare=compare, currencies=currencies
+        )
     known_dims = dataset.dimensions()
     for dim in [*by, *filters]:
         if dim not in known_dims:
@@ -438,13 +447,85 @@ def report(
         if "stage_conversion" in wanted
         else [w for w in dataset.warnings if not w.startswith("Stage conversion")]
     )
-    if dataset.has("deals") and "currency" in dataset.table("deals").columns:
-        currencies = dataset.table("deals").get_column("currency").drop_nulls().unique().to_list()
-        if len(currencies) > 1:
-            warnings.append(
-                f"Deals carry several currencies ({', '.join(sorted(map(str, currencies)))}); amounts are summed as they are."
-            )
     return Report(frame, {k: unavailable[k] for k in requested if k in unavailable}, warnings)
+
+
+MONEY_COLUMNS = frozenset({"amount", "gross_profit"})
+
+
+def is_money(kpi: KPI) -> bool:
+    """True when a KPI adds up deal amounts (directly or through the KPIs it is built from)."""
+    if kpi.scope == "growth":
+        return True
+    if kpi.table == "deals" and MONEY_COLUMNS & set(kpi.inputs()):
+        return True
+    return any(is_money(BY_ID[dep]) for dep in dependencies(kpi) if dep != kpi.id)
+
+
+def mixed_currencies(dataset: Dataset) -> list[str]:
+    """The currencies of the deals when there is more than one (amounts were not converted)."""
+    if not dataset.has("deals") or "currency" not in dataset.table("deals").columns:
+        return []
+    found = sorted(str(c) for c in dataset.table("deals").get_column("currency").drop_nulls().unique().to_list())
+    return found if len(found) > 1 else []
+
+
+def _per_currency(
+    dataset: Dataset,
+    kpis: Sequence[str] | None,
+    *,
+    grain: Grain,
+    periods: PeriodSpec,
+    by: list[str],
+    filters: Filters,
+    compare: bool,
+    currencies: list[str],
+) -> Report:
+    """Money KPIs split by currency (never summed across currencies); the rest as usual."""
+    requested = [get(k).id for k in (kpis or [k.id for k in REGISTRY])]
+    money = [k for k in requested if is_money(get(k))]
+    other = [k for k in requested if k not in money]
+    parts: list[Report] = []
+    if other:
+        parts.append(
+            report(
+                dataset,
+                other,
+                grain=grain,
+                periods=periods,
+                by=by,
+                filters=filters,
+                compare=compare,
+                split_currencies=False,
+            )
+        )
+    if money:
+        parts.append(
+            report(dataset, money, grain=grain, periods=periods, by=[*by, "currency"], filters=filters, compare=compare)
+        )
+    frames = [p.frame for p in parts if p.frame.height]
+    frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    if frame.height:
+        order = {k: i for i, k in enumerate(requested)}
+        periods_seen = {p: i for i, p in enumerate(dict.fromkeys(frame.get_column("period").to_list()))}
+        frame = (
+            frame.with_columns(
+                _o=pl.col("kpi").replace_strict(order, default=len(order)),
+                _p=pl.col("period").replace_strict(periods_seen, default=0),
+            )
+            .sort("_p", "_o", maintain_order=True)
+            .drop("_o", "_p")
+        )
+        columns = [c for c in frame.columns if c != "currency"]
+        at = columns.index("stage")
+        frame = frame.select([*columns[:at], "currency", *columns[at:]])
+    unavailable = {k: r for p in parts for k, r in p.unavailable.items()}
+    warnings = [w for p in parts for w in p.warnings]
+    warnings.append(
+        f"Deals are in several currencies ({', '.join(currencies)}): money KPIs are given per currency, never summed "
+        f"across them. Upload a rate table (currency, rate, valid_from) to convert them to {dataset.settings.currency}."
+    )
+    return Report(frame, {k: unavailable[k] for k in requested if k in unavailable}, list(dict.fromkeys(warnings)))
 
 
 def evaluate(

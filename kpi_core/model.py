@@ -88,6 +88,7 @@ TABLES: Mapping[str, Mapping[str, pl.DataType]] = MappingProxyType(
             "region": pl.String(),
             "segment": pl.String(),
         },
+        "rates": {"currency": pl.String(), "rate": pl.Float64(), "valid_from": pl.Date()},
         "reps": {"owner": pl.String(), "team": pl.String(), "manager": pl.String(), "region": pl.String()},
         "products": {"product": pl.String(), "family": pl.String(), "list_price": pl.Float64()},
         "accounts": {
@@ -110,6 +111,7 @@ KEY_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "subscriptions": ("account", "start_date", "mrr"),
         "targets": ("period", "value"),
         "spend": ("period",),
+        "rates": ("currency", "rate"),
         "reps": ("owner",),
         "products": ("product",),
         "accounts": ("account",),
@@ -135,6 +137,7 @@ DIMENSIONS: tuple[str, ...] = (
     "type",
     "source",
     "forecast_category",
+    "currency",
 )
 """Categorical columns the engine can segment by (when a table has them)."""
 
@@ -200,6 +203,7 @@ class Dataset:
     settings: Settings = field(default_factory=Settings)
     stage_order: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    quality: pl.DataFrame | None = None
 
     def has(self, name: str) -> bool:
         return name in self.tables and self.tables[name].height > 0

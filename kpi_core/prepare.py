@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 
@@ -18,6 +19,8 @@ from kpi_core.model import (
     Settings,
     to_date,
 )
+from kpi_core.quality import EMPTY as EMPTY_QUALITY
+from kpi_core.quality import issue
 
 STATUS_ENUM = pl.Enum(list(STATUSES))
 
@@ -69,15 +72,70 @@ def _status_from_text(column: str) -> pl.Expr:
     )
 
 
-def _join_lookup(frame: pl.DataFrame, lookup: pl.DataFrame | None, key: str) -> pl.DataFrame:
-    """Left-join a lookup on ``key``; values already on the row win over the lookup's."""
+def _loose(key: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", key.lower())
+
+
+def _join_lookup(
+    frame: pl.DataFrame,
+    lookup: pl.DataFrame | None,
+    key: str,
+    notes: list[pl.DataFrame] | None = None,
+    table: str = "",
+) -> pl.DataFrame:
+    """Left-join a lookup on ``key``; values already on the row win over the lookup's.
+
+    Keys that differ only in case, spacing or punctuation (``GTXPro`` ~ ``GTX Pro``) match tolerantly;
+    tolerant and failed matches are added to ``notes``."""
     if lookup is None or key not in frame.columns or key not in lookup.columns:
         return frame
     extra = [c for c in lookup.columns if c != key]
     if not extra:
         return frame
-    right = lookup.unique(key, keep="first").rename({c: f"__lk_{c}" for c in extra})
-    joined = frame.join(right, on=key, how="left")
+    right = lookup.filter(pl.col(key).is_not_null()).unique(key, keep="first").rename({c: f"__lk_{c}" for c in extra})
+    fact_keys = [k for k in frame.get_column(key).unique().cast(pl.String).drop_nulls().to_list()]
+    lookup_keys = right.get_column(key).cast(pl.String).to_list()
+    exact = set(lookup_keys)
+    loose = {_loose(k): k for k in lookup_keys}
+    tolerant = {k: loose[_loose(k)] for k in fact_keys if k not in exact and _loose(k) in loose}
+    missing = [k for k in fact_keys if k not in exact and k not in tolerant]
+    if notes is not None and (tolerant or missing):
+        counts = dict(frame.group_by(pl.col(key).cast(pl.String)).len().iter_rows())
+        if tolerant:
+            rows = sum(counts.get(k, 0) for k in tolerant)
+            example = "; ".join(f"{a} ~ {b}" for a, b in list(tolerant.items())[:5])
+            notes.append(
+                issue(
+                    f"{key} matched loosely to the {key} lookup",
+                    table,
+                    "",
+                    rows,
+                    example,
+                    "info",
+                    "joined as the same value",
+                )
+            )
+        if missing:
+            rows = sum(counts.get(k, 0) for k in missing)
+            notes.append(
+                issue(
+                    f"{key} not in the lookup",
+                    table,
+                    "",
+                    rows,
+                    ", ".join(missing[:5]),
+                    "warning",
+                    "these rows have no value from the lookup (e.g. no region)",
+                )
+            )
+    if tolerant:
+        frame = frame.with_columns(__key=pl.col(key).cast(pl.String).replace(tolerant))
+        right = right.with_columns(pl.col(key).cast(pl.String)).rename({key: "__key"})
+        joined = frame.join(right, on="__key", how="left").drop("__key")
+    else:
+        if right.schema[key] != frame.schema[key]:
+            right = right.with_columns(pl.col(key).cast(pl.String).cast(frame.schema[key], strict=False))
+        joined = frame.join(right, on=key, how="left")
     fills = [
         (pl.coalesce(pl.col(c), pl.col(f"__lk_{c}")) if c in frame.columns else pl.col(f"__lk_{c}")).alias(c)
         for c in extra
@@ -138,8 +196,10 @@ def _prepare_deals(
     settings: Settings,
     as_of: date,
     durations: pl.DataFrame | None,
+    notes: list[pl.DataFrame],
 ) -> tuple[pl.DataFrame, tuple[str, ...], list[str]]:
     warnings: list[str] = []
+    deals = _convert_currency(deals, tables.get("rates"), settings, as_of, notes)
     if "status" in deals.columns:
         status = pl.coalesce(
             _status_of(deals, "status"), _status_of(deals, "stage") if "stage" in deals.columns else None
@@ -161,7 +221,7 @@ def _prepare_deals(
             gross_profit=pl.coalesce(pl.col("gross_profit"), gross) if "gross_profit" in deals.columns else gross
         )
     for lookup, key in LOOKUPS.items():
-        deals = _join_lookup(deals, tables.get(lookup), key)
+        deals = _join_lookup(deals, tables.get(lookup), key, notes, "deals")
     if {"created_date", "close_date"} <= set(deals.columns):
         deals = deals.with_columns(
             cycle_days=pl.when(pl.col("status") != "open")
@@ -317,7 +377,7 @@ def _prepare_activities(activities: pl.DataFrame, tables: Mapping[str, pl.DataFr
         else pl.lit("other")
     )
     activities = activities.with_columns(type=activity_type, day=pl.col("activity_date").dt.date())
-    return _join_lookup(activities, tables.get("reps"), "owner")
+    return _join_lookup(activities, tables.get("reps"), "owner", None, "activities")
 
 
 def _prepare_leads(leads: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
@@ -419,6 +479,7 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
     # encode dimensions (and lookup keys) first, so lookups join on integer codes and add small columns
     work = _encode(work)
     warnings: list[str] = []
+    notes: list[pl.DataFrame] = [EMPTY_QUALITY]
     if "leads" in work:
         work["leads"] = _prepare_leads(work["leads"], work)
     if "deals" in work and "status" not in work["deals"].columns:
@@ -432,7 +493,7 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
     resolved = as_of or _latest_date(work)
     order: tuple[str, ...] = ()
     if "deals" in work:
-        work["deals"], order, deal_warnings = _prepare_deals(work["deals"], work, settings, resolved, durations)
+        work["deals"], order, deal_warnings = _prepare_deals(work["deals"], work, settings, resolved, durations, notes)
         warnings += deal_warnings
     if "activities" in work:
         work["activities"] = _prepare_activities(work["activities"], work)
@@ -455,4 +516,61 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
     if customers is not None:
         work["customers"] = customers
     encoded = _encode(work)
-    return Dataset(tables=encoded, as_of=resolved, settings=settings, stage_order=order, warnings=tuple(warnings))
+    quality = pl.concat(notes, how="vertical_relaxed")
+    return Dataset(
+        tables=encoded, as_of=resolved, settings=settings, stage_order=order, warnings=tuple(warnings), quality=quality
+    )
+
+
+def _convert_currency(
+    deals: pl.DataFrame, rates: pl.DataFrame | None, settings: Settings, as_of: date, notes: list[pl.DataFrame]
+) -> pl.DataFrame:
+    """Amounts in the reporting currency, at the rate valid on each deal's close (else created) date."""
+    if rates is None or "currency" not in deals.columns or "amount" not in deals.columns:
+        return deals
+    table = (
+        rates.select(
+            pl.col("currency").cast(pl.String).str.to_uppercase().str.strip_chars(),
+            pl.col("rate").cast(pl.Float64),
+            (pl.col("valid_from") if "valid_from" in rates.columns else pl.lit(None, pl.Date))
+            .fill_null(date(1900, 1, 1))
+            .alias("__from"),
+        )
+        .filter(pl.col("rate").is_not_null())
+        .sort("__from")
+    )
+    anchor = [c for c in ("close_date", "created_date") if c in deals.columns]
+    when = pl.coalesce([pl.col(c) for c in anchor] + [pl.lit(as_of)]) if anchor else pl.lit(as_of)
+    keyed = deals.with_row_index("__row").with_columns(
+        __when=when, __cur=pl.col("currency").cast(pl.String).str.to_uppercase().str.strip_chars()
+    )
+    joined = keyed.sort("__when").join_asof(
+        table,
+        left_on="__when",
+        right_on="__from",
+        by_left="__cur",
+        by_right="currency",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    rate = pl.when(pl.col("__cur") == settings.currency).then(1.0).otherwise(pl.col("rate"))
+    missing = joined.filter(rate.is_null() & pl.col("__cur").is_not_null())
+    if missing.height:
+        notes.append(
+            issue(
+                "no exchange rate",
+                "deals",
+                "",
+                missing.height,
+                ", ".join(sorted(set(missing.get_column("__cur").to_list()))[:5]),
+                "warning",
+                f"amount left empty: not converted to {settings.currency}",
+            )
+        )
+    money = [c for c in ("amount", "gross_profit", "cost") if c in deals.columns]
+    converted = joined.with_columns(
+        [pl.col(c).alias(f"{c}_original") for c in money[:1]]
+        + [(pl.col(c) * rate).alias(c) for c in money]
+        + [pl.col("currency").alias("currency_original"), pl.lit(settings.currency).alias("currency")]
+    )
+    return converted.sort("__row").drop("__row", "__when", "__cur", "rate", "__from")

@@ -134,7 +134,7 @@ def test_unrecognised_file_names_what_is_needed(capsys: pytest.CaptureFixture[st
     assert code == 2
     assert (
         err
-        == "error: notes.csv: no table recognised from columns colour, size. A deals file needs deal_id and stage or status; activities need activity_date; leads need lead_id and created_at.\n"
+        == "error: notes.csv: no table recognised. Columns found: colour, size. A deals export needs a stage or status column and an amount, close date or deal name; activities need a date and a type or owner; leads need an id, a created date and a status, source or conversion flag.\n"
     )
 
 

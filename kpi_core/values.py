@@ -1,0 +1,254 @@
+"""Values: dates, money, percentages, booleans and ids as CRM exports write them, into typed columns.
+
+Each parser looks at a sample of a column once, decides the format (day/month order, decimal comma,
+percent scale) and then converts the whole column with one Polars expression.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+EXCEL_EPOCH = datetime(1899, 12, 30)
+TRUE_WORDS = ("1", "true", "yes", "y", "t", "x", "done", "completed", "si", "sí", "ja", "oui", "sim", "won")
+FALSE_WORDS = ("0", "false", "no", "n", "f", "", "not done", "nein", "non", "nao", "não", "open")
+SYMBOLS = {
+    "$": "USD",
+    "US$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+    "R$": "BRL",
+    "CHF": "CHF",
+    "zł": "PLN",
+    "kč": "CZK",
+}
+SALESFORCE_EMPTY_ID = re.compile(r"^0{15}(AAA)?$")
+
+_DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    ("%Y-%m-%d %H:%M:%S", "iso"),
+    ("%Y-%m-%d %H:%M", "iso"),
+    ("%Y-%m-%d", "iso"),
+    ("%Y/%m/%d", "iso"),
+    ("%m/%d/%Y %I:%M:%S %p", "mdy"),
+    ("%m/%d/%Y %I:%M %p", "mdy"),
+    ("%m/%d/%Y %H:%M:%S", "mdy"),
+    ("%m/%d/%Y %H:%M", "mdy"),
+    ("%m/%d/%Y", "mdy"),
+    ("%m/%d/%y", "mdy"),
+    ("%m-%d-%Y", "mdy"),
+    ("%d/%m/%Y %H:%M:%S", "dmy"),
+    ("%d/%m/%Y %H:%M", "dmy"),
+    ("%d/%m/%Y", "dmy"),
+    ("%d/%m/%y", "dmy"),
+    ("%d.%m.%Y %H:%M:%S", "dmy"),
+    ("%d.%m.%Y %H:%M", "dmy"),
+    ("%d.%m.%Y", "dmy"),
+    ("%d-%m-%Y", "dmy"),
+    ("%d-%b-%Y", "text"),
+    ("%d %b %Y", "text"),
+    ("%b %d %Y", "text"),
+    ("%d-%b-%y", "text"),
+)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A converted column and what the parser decided and could not read."""
+
+    series: pl.Series
+    format: str
+    failed: int
+    ambiguous: bool = False
+    currency: pl.Series | None = None
+
+
+def _clean_date_text(col: pl.Expr) -> pl.Expr:
+    text = col.cast(pl.String).str.strip_chars()
+    text = text.str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ")
+    text = text.str.replace(r"(\d),\s+(\d{1,2}:\d\d)", "${1} ${2}")
+    text = text.str.replace(r"(\d\d:\d\d(:\d\d)?)(\.\d+)?\s*(Z|[+-]\d\d:?\d\d|UTC|GMT)?$", "${1}")
+    text = text.str.replace(r"(\d\d:\d\d(:\d\d)?)\.\d+$", "${1}")
+    text = text.str.replace(r"(?i)\s+(am|pm)$", " ${1}").str.to_uppercase()
+    return text.str.replace(r",", " ").str.replace_all(r"\s+", " ")
+
+
+def parse_dates(series: pl.Series) -> Parsed:
+    """Datetimes from ISO, US ``m/d/yyyy``, ``d.m.yyyy``, day-month names and Excel serial numbers.
+
+    Day/month order is decided per column from the values; ``ambiguous`` says no value told them apart.
+
+    >>> parse_dates(pl.Series(["3/14/2026", "4/1/2026"])).series.dt.date().to_list()
+    [datetime.date(2026, 3, 14), datetime.date(2026, 4, 1)]
+    """
+    if series.dtype.is_temporal():
+        out = (
+            series.cast(pl.Datetime("us"))
+            if series.dtype != pl.Time
+            else series.cast(pl.String).cast(pl.Datetime("us"), strict=False)
+        )
+        return Parsed(out, "native", 0)
+    if series.dtype.is_numeric():
+        series = series.cast(pl.String)
+    frame = pl.DataFrame({"v": series.cast(pl.String)})
+    cleaned = frame.select(_clean_date_text(pl.col("v")).alias("v")).get_column("v")
+    present = cleaned.filter(cleaned.is_not_null() & (cleaned != ""))
+    if present.len() == 0:
+        return Parsed(pl.Series(series.name, [None] * series.len(), dtype=pl.Datetime("us")), "empty", 0)
+    sample = present.unique().head(3000)
+    serial_pattern = r"^\d{5}(\.\d+)?$"
+    sample_frame = pl.DataFrame({"v": sample})
+    hits: dict[str, pl.Series] = {}
+    for fmt, _family in _DATE_FORMATS:
+        hits[fmt] = sample_frame.select(pl.col("v").str.to_datetime(fmt, strict=False).is_not_null()).to_series()
+    serial_mask = sample.str.contains(serial_pattern)
+    families: dict[str, list[str]] = {}
+    for fmt, family in _DATE_FORMATS:
+        families.setdefault(family, []).append(fmt)
+    coverage: dict[str, int] = {}
+    for family, fmts in families.items():
+        covered = serial_mask.clone()
+        for fmt in [*fmts, *families["iso"]]:
+            covered = covered | hits[fmt]
+        coverage[family] = int(covered.sum())
+    preference = {"iso": 3, "mdy": 2, "dmy": 1, "text": 0}
+    family = max(coverage, key=lambda f: (coverage[f], preference[f]))
+    ambiguous = family in ("mdy", "dmy") and coverage["mdy"] == coverage["dmy"] and coverage["mdy"] > coverage["iso"]
+    used = [f for f in families[family] if hits[f].any()]
+    used += [f for f in families["iso"] if f not in used and hits[f].any()]
+    parts = [pl.col("v").str.to_datetime(f, strict=False).cast(pl.Datetime("us")) for f in used]
+    fmt = " | ".join(used) if used else "none"
+    if serial_mask.any():
+        days = pl.col("v").cast(pl.Float64, strict=False)
+        parts.append(
+            pl.when(pl.col("v").str.contains(serial_pattern) & days.is_between(20000, 80000)).then(
+                pl.lit(EXCEL_EPOCH) + pl.duration(microseconds=(days * 86_400_000_000).round(0).cast(pl.Int64))
+            )
+        )
+        fmt = f"{fmt} + Excel serial numbers" if used else "Excel serial numbers"
+    expr = pl.coalesce(parts) if parts else pl.lit(None, pl.Datetime("us"))
+    out = pl.DataFrame({"v": cleaned}).select(expr.cast(pl.Datetime("us")).alias(series.name)).get_column(series.name)
+    failed = int((out.is_null() & cleaned.is_not_null() & (cleaned != "")).sum())
+    return Parsed(out, fmt, failed, ambiguous)
+
+
+def _money_currency(col: pl.Expr) -> pl.Expr:
+    code = col.str.extract(r"\b([A-Z]{3})\b", 1)
+    symbol = pl.lit(None, pl.String)
+    for sign, iso in sorted(SYMBOLS.items(), key=lambda kv: -len(kv[0])):
+        symbol = pl.when(col.str.contains(sign, literal=True)).then(pl.lit(iso)).otherwise(symbol)
+    return pl.coalesce(code, symbol)
+
+
+def parse_money(series: pl.Series, *, cents: bool = False) -> Parsed:
+    """Numbers from ``$1,234.56``, ``USD 1,234.56``, ``1.234,56 €``, ``(1,234)``, ``-1E02``; cents when asked.
+
+    >>> parse_money(pl.Series(["$1,234.56", "(1,234)", "1.234,56 €"])).series.to_list()
+    [1234.56, -1234.0, 1234.56]
+    """
+    if series.dtype.is_numeric():
+        out = series.cast(pl.Float64)
+        return Parsed(out / 100 if cents else out, "number", 0)
+    text = pl.col("v").cast(pl.String).str.strip_chars()
+    frame = pl.DataFrame({"v": series.cast(pl.String)})
+    digits = text.str.replace_all(r"[^0-9.,eE+\-]", "").str.strip_chars("+-")
+    sample = frame.select(digits.alias("d")).get_column("d").drop_nulls()
+    eu_value = r"^\d{1,3}(\.\d{3})+,\d+$|^\d+,\d{1,2}$"
+    us_value = r"^\d{1,3}(,\d{3})+\.\d+$|^\d+\.\d{1,2}$"
+    decimal_comma = sample.str.contains(eu_value).sum() > sample.str.contains(us_value).sum()
+    as_eu = digits.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    as_us = digits.str.replace_all(",", "", literal=True)
+    # a value that can only be read one way is read that way; the rest follow the column's majority
+    number = (
+        pl.when(digits.str.contains(eu_value))
+        .then(as_eu)
+        .when(digits.str.contains(us_value))
+        .then(as_us)
+        .otherwise(as_eu if decimal_comma else as_us)
+    )
+    negative = text.str.contains(r"^\(.*\)$|^-|-$|^[^0-9]*-")
+    value = number.cast(pl.Float64, strict=False)
+    value = pl.when(negative).then(-value.abs()).otherwise(value)
+    if cents:
+        value = value / 100
+    out = frame.select(value.alias(series.name), _money_currency(text).alias("currency"))
+    failed = int(
+        (
+            out.get_column(series.name).is_null()
+            & series.is_not_null()
+            & (series.cast(pl.String).str.strip_chars() != "")
+        ).sum()
+    )
+    currency = out.get_column("currency")
+    return Parsed(
+        out.get_column(series.name),
+        "decimal comma" if decimal_comma else "decimal point",
+        failed,
+        currency=currency if currency.null_count() < currency.len() else None,
+    )
+
+
+def parse_percent(series: pl.Series) -> Parsed:
+    """Fractions from ``90``, ``90%``, ``0.9`` (a column with any value above 1 or a % sign is in percent).
+
+    >>> parse_percent(pl.Series(["90%", "10"])).series.to_list()
+    [0.9, 0.1]
+    """
+    text = series.cast(pl.String).str.strip_chars()
+    has_sign = bool(text.str.contains("%", literal=True).any())
+    numbers = parse_money(text.str.replace_all("%", "", literal=True)).series
+    scale = has_sign or (numbers.drop_nulls().max() or 0) > 1  # type: ignore[operator]
+    out = numbers / 100 if scale else numbers
+    failed = int((out.is_null() & text.is_not_null() & (text != "")).sum())
+    return Parsed(out.alias(series.name), "percent" if scale else "fraction", failed)
+
+
+def parse_bool(series: pl.Series) -> Parsed:
+    """Booleans from ``0/1``, ``true/false``, ``yes/no``, ``Done``."""
+    if series.dtype == pl.Boolean:
+        return Parsed(series, "boolean", 0)
+    text = series.cast(pl.String).str.strip_chars().str.to_lowercase()
+    frame = pl.DataFrame({"v": text})
+    out = frame.select(
+        pl.when(pl.col("v").is_in(list(TRUE_WORDS)))
+        .then(True)
+        .when(pl.col("v").is_in(list(FALSE_WORDS)))
+        .then(False)
+        .alias(series.name)
+    ).get_column(series.name)
+    failed = int((out.is_null() & text.is_not_null()).sum())
+    return Parsed(out, "yes/no", failed)
+
+
+def clean_ids(series: pl.Series, source: str) -> pl.Series:
+    """Ids as one record each: Salesforce's empty id is null and 18-character ids become their 15-character
+    form; Zoho's ``zcrm_`` prefix is dropped."""
+    text = series.cast(pl.String).str.strip_chars()
+    frame = pl.DataFrame({"v": text})
+    expr = pl.col("v")
+    expr = pl.when(expr == "").then(None).otherwise(expr)
+    if source == "salesforce":
+        expr = pl.when(expr.str.contains(SALESFORCE_EMPTY_ID.pattern)).then(None).otherwise(expr)
+        expr = pl.when(expr.str.contains(r"^[a-zA-Z0-9]{18}$")).then(expr.str.slice(0, 15)).otherwise(expr)
+    if source == "zoho":
+        expr = expr.str.strip_prefix("zcrm_")
+    return frame.select(expr.alias(series.name)).get_column(series.name)
+
+
+def clean_text(series: pl.Series) -> pl.Series:
+    """Strings trimmed; empty strings and Salesforce's empty id are null."""
+    text = series.cast(pl.String).str.strip_chars()
+    return (
+        pl.DataFrame({"v": text})
+        .select(
+            pl.when((pl.col("v") == "") | pl.col("v").str.contains(SALESFORCE_EMPTY_ID.pattern))
+            .then(None)
+            .otherwise(pl.col("v"))
+            .alias(series.name)
+        )
+        .get_column(series.name)
+    )
