@@ -8,15 +8,17 @@ import math
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any, cast
 
 import polars as pl
 
 from kpi_core.engine import report
 from kpi_core.formatting import format_delta, format_value
-from kpi_core.ingest import load_files
+from kpi_core.ingest import FileImport, load_files, read_paths
 from kpi_core.model import DataError, Dataset, Settings
 from kpi_core.periods import GRAINS, Grain
+from kpi_core.profiles import ProfileStore
 from kpi_core.registry import catalog_markdown
 
 
@@ -40,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     compute.add_argument("--fiscal-year-start", type=int, default=1, metavar="MONTH")
     compute.add_argument("--format", choices=("json", "csv", "table"), default="table")
     sub.add_parser("catalog", help="print the KPI catalog as a Markdown table")
+    inspect = sub.add_parser(
+        "inspect", help="show how files were understood: kind, source, mapping, stage map, data quality"
+    )
+    inspect.add_argument("files", nargs="+")
+    inspect.add_argument("--format", choices=("text", "json"), default="text")
+    for command in (compute, inspect):
+        command.add_argument("--profiles", type=Path, help="folder of saved mapping profiles to apply")
     return parser
 
 
@@ -57,7 +66,8 @@ def _load(args: argparse.Namespace) -> Dataset:
 
         raw.update(load_sample())
     if args.files:
-        for kind, frame in load_files(args.files).items():
+        store = ProfileStore(args.profiles) if args.profiles else None
+        for kind, frame in load_files(args.files, profiles=store).items():
             raw[kind] = pl.concat([raw[kind], frame], how="diagonal_relaxed") if kind in raw else frame
     if not raw:
         raise DataError("no data: give files to read or --sample")
@@ -145,8 +155,84 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(catalog_markdown(), end="")
         return 0
     try:
-        return compute(args)
+        return inspect(args) if args.command == "inspect" else compute(args)
     except (DataError, ValueError, KeyError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"error: {message}", file=sys.stderr)
         return 2
+
+
+def inspect(args: argparse.Namespace) -> int:
+    store = ProfileStore(args.profiles) if args.profiles else None
+    imports = read_paths(args.files, profiles=store)
+    if args.format == "json":
+        print(json.dumps([_describe(i) for i in imports], indent=1, default=str))
+        return 0
+    for imported in imports:
+        _print_import(imported)
+    return 0
+
+
+def _describe(imported: FileImport) -> dict[str, Any]:
+    grid = imported.grid
+    return {
+        "file": imported.name,
+        "source": imported.source,
+        "encoding": grid.encoding,
+        "delimiter": grid.delimiter,
+        "sheet": grid.sheet,
+        "sheets": list(grid.sheets),
+        "header_row": grid.header_row + 1,
+        "footer_rows_dropped": grid.footer_rows,
+        "as_of_hint": imported.as_of_hint,
+        "tables": [
+            {
+                "kind": t.kind,
+                "rows": t.frame.height,
+                "signature": t.signature,
+                "mapping": [
+                    {"column": m.original, "maps_to": m.canonical, "confidence": m.confidence, "note": m.note}
+                    for m in t.mapping
+                ],
+                "stage_map": t.stage_map.to_dicts() if t.stage_map is not None else None,
+            }
+            for t in imported.tables
+        ],
+        "quality": imported.quality.to_dicts(),
+    }
+
+
+def _print_import(imported: FileImport) -> None:
+    grid = imported.grid
+    where = f", sheet {grid.sheet!r} of {len(grid.sheets)}" if grid.sheet else ""
+    delimiter = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(
+        grid.delimiter or "", grid.delimiter or "-"
+    )
+    print(f"== {imported.name}")
+    print(
+        f"source: {imported.source}; encoding: {grid.encoding}; delimiter: {delimiter}{where}; header on row {grid.header_row + 1}; "
+        f"{grid.footer_rows} footer/total row(s) dropped"
+    )
+    if imported.as_of_hint:
+        print(f"export date found in the file: {imported.as_of_hint}")
+    for table in imported.tables:
+        print(f"table: {table.kind} ({table.frame.height:,} rows)")
+        width = max(len(m.original) for m in table.mapping)
+        for m in table.mapping:
+            target = m.canonical or "-"
+            print(f"  {m.original.ljust(width)}  ->  {target:<20} {m.confidence:>4.2f}  {m.note}")
+        if table.stage_map is not None and table.stage_map.height:
+            print("  stage map (pipeline, order, stage, status, probability, deals):")
+            for row in table.stage_map.iter_rows(named=True):
+                prob = "" if row["probability"] is None else f"{row['probability']:.0%}"
+                print(
+                    f"    {row['pipeline']:<16} {row['order']:>3}  {row['stage']:<28} {row['status'] or '?':<5} {prob:>5} {row['deals']:>7,}"
+                )
+    if imported.quality.height:
+        print("data quality:")
+        for row in imported.quality.iter_rows(named=True):
+            example = f" (e.g. {row['example']})" if row["example"] else ""
+            print(f"  [{row['severity']}] {row['rule']}: {row['rows']:,} row(s); {row['effect']}{example}")
+    else:
+        print("data quality: no problems found")
+    print()

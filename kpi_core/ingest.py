@@ -548,10 +548,10 @@ def stage_map(deals: pl.DataFrame, order: Sequence[str] = ()) -> pl.DataFrame:
     return (
         table.with_columns(
             order=pl.when(pl.col("status") == "open")
-            .then(pl.col("stage").map_elements(lambda s: rank.get(s, 100 + _stage_hint(s)), return_dtype=pl.Int32))
+            .then(pl.col("stage").map_elements(lambda s: float(rank.get(s, 100 + _stage_hint(s))), return_dtype=pl.Float64))
             .when(pl.col("status") == "won")
-            .then(pl.lit(900, pl.Int32))
-            .otherwise(pl.lit(901, pl.Int32))
+            .then(pl.lit(900.0))
+            .otherwise(pl.lit(901.0))
         )
         .sort("pipeline", "order", "stage")
         .with_columns(order=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("pipeline"))
@@ -642,11 +642,13 @@ def read_file(
         mapping = map_columns(grid.headers, kind)
     if saved is not None:
         mapping = [
-            ColumnMap(m.original, saved.mapping.get(m.original, m.canonical), 1.0, "saved mapping")
-            if m.original in saved.mapping
-            else m
+            ColumnMap(
+                m.original, saved.mapping.get(m.original), 1.0 if m.original in saved.mapping else 0.0, "saved mapping"
+            )
             for m in mapping
         ]
+        if stages is None and saved.stage_map:
+            stages = pl.DataFrame(saved.stage_map)
     if overrides:
         mapping = [
             ColumnMap(m.original, overrides[m.original], 1.0, "set by you") if m.original in overrides else m

@@ -167,7 +167,7 @@ def _stage_order(deals: pl.DataFrame, history: pl.DataFrame | None, settings: Se
         )
         return tuple(ranked.get_column("stage").to_list())
     counts = open_deals.group_by("stage").agg(pl.len().alias("n"))
-    hint = pl.col("stage").map_elements(_stage_hint, return_dtype=pl.Int32)
+    hint = pl.col("stage").map_elements(_stage_hint, return_dtype=pl.Float64)
     ranked = counts.with_columns(hint=hint).sort(["hint", "n", "stage"], descending=[False, True, False])
     return tuple(ranked.get_column("stage").to_list())
 
@@ -182,12 +182,26 @@ STAGE_HINTS: tuple[tuple[str, ...], ...] = (
 """Words that place a stage in the usual funnel order when nothing else tells the order."""
 
 
-def _stage_hint(stage: str) -> int:
-    text = stage.lower()
+KNOWN_STAGES: tuple[tuple[str, ...], ...] = (
+    ("prospecting", "qualification", "needs analysis", "value proposition", "id. decision makers",
+     "perception analysis", "proposal/price quote", "negotiation/review"),  # Salesforce's standard picklist
+    ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent"),  # HubSpot
+    ("appointment scheduled", "qualified to buy", "presentation scheduled", "decision maker bought in", "contract sent"),
+    ("lead in", "contact made", "demo scheduled", "proposal made", "negotiations started"),  # Pipedrive
+)
+"""Standard stage names in their usual order (used when the data does not tell the order)."""
+
+
+def _stage_hint(stage: str) -> float:
+    """Where a stage name usually sits in a funnel: 0 (first) to 5 (unknown)."""
+    text = stage.lower().strip()
+    for names in KNOWN_STAGES:
+        if text in names:
+            return 5 * names.index(text) / len(names)
     for rank, words in enumerate(STAGE_HINTS):
         if any(w in text for w in words):
-            return rank
-    return len(STAGE_HINTS)
+            return float(rank)
+    return float(len(STAGE_HINTS))
 
 
 def _prepare_deals(
