@@ -271,7 +271,8 @@ def _tidy(
     head_text: str,
 ) -> Grid:
     """Drop blank rows, footer and total rows, empty and Dynamics bookkeeping columns."""
-    text_cols = [c for c in body.columns if body.schema[c] == pl.String]
+    schema = body.schema
+    text_cols = [c for c in body.columns if schema[c] == pl.String]
     if text_cols:
         body = body.with_columns(
             pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in text_cols
@@ -349,10 +350,9 @@ def _text_grid(data: bytes, name: str) -> Grid:
         raise DataError(f"{name}: no header row found in the first lines. A table needs one row of column names.")
     # the header's physical line (quoted newlines in title rows are rare; count rows via csv)
     reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
-    skip_lines = 0
-    for _ in range(header_row):
+    for _ in range(header_row + 1):
         next(reader, None)
-        skip_lines = reader.line_num
+    skip_lines = reader.line_num  # physical lines up to and including the header (quoted newlines count)
     raw_headers = rows[header_row]
     if len(raw_headers) > MAX_COLUMNS * 4:
         raise DataError(
@@ -365,7 +365,6 @@ def _text_grid(data: bytes, name: str) -> Grid:
             separator=delimiter,
             has_header=False,
             skip_lines=skip_lines,
-            skip_rows=1,
             new_columns=headers,
             infer_schema=False,
             truncate_ragged_lines=True,
@@ -505,12 +504,17 @@ def _deal_status(frame: pl.DataFrame) -> tuple[pl.DataFrame, str]:
         text = pl.col("status").str.to_lowercase().str.strip_chars()
         parts.append(text.replace_strict(STATUS_WORDS, default=None, return_dtype=pl.String))
         how.append("the Status column")
+    if "__map_status" in frame.columns:
+        parts.append(pl.col("__map_status"))
+        how.append("the stage map")
     if "stage" in frame.columns:
         parts.append(_status_of(frame, "stage"))
         how.append("stage names")
     if not parts:
         return frame, "none"
-    out = frame.with_columns(status=pl.coalesce(parts)).drop([c for c in ("is_won", "is_closed") if c in frame.columns])
+    out = frame.with_columns(status=pl.coalesce(parts)).drop(
+        [c for c in ("is_won", "is_closed", "__map_status") if c in frame.columns]
+    )
     return out, ", then ".join(how)
 
 
@@ -548,7 +552,11 @@ def stage_map(deals: pl.DataFrame, order: Sequence[str] = ()) -> pl.DataFrame:
     return (
         table.with_columns(
             order=pl.when(pl.col("status") == "open")
-            .then(pl.col("stage").map_elements(lambda s: float(rank.get(s, 100 + _stage_hint(s))), return_dtype=pl.Float64))
+            .then(
+                pl.col("stage").map_elements(
+                    lambda s: float(rank.get(s, 100 + _stage_hint(s))), return_dtype=pl.Float64
+                )
+            )
             .when(pl.col("status") == "won")
             .then(pl.lit(900.0))
             .otherwise(pl.lit(901.0))
@@ -560,7 +568,8 @@ def stage_map(deals: pl.DataFrame, order: Sequence[str] = ()) -> pl.DataFrame:
 
 
 def apply_stage_map(deals: pl.DataFrame, edited: pl.DataFrame) -> pl.DataFrame:
-    """Status and default probability per (pipeline, stage) from an edited stage map."""
+    """Default probability and a ``__map_status`` per (pipeline, stage) from an edited stage map; the
+    status decision (flags, then a Status column, then this map, then stage names) uses it."""
     pipeline = (
         pl.col("pipeline").cast(pl.String).fill_null("(default)")
         if "pipeline" in deals.columns
@@ -574,10 +583,12 @@ def apply_stage_map(deals: pl.DataFrame, edited: pl.DataFrame) -> pl.DataFrame:
         pl.col("probability").alias("__prob"),
     )
     joined = keyed.join(lookup, on=["__pipeline", "__stage"], how="left")
-    prob = pl.coalesce(pl.col("probability"), pl.col("__prob")) if "probability" in deals.columns else pl.col("__prob")
-    return joined.with_columns(status=pl.coalesce(pl.col("__status"), pl.col("status")), probability=prob).drop(
-        "__pipeline", "__stage", "__status", "__prob"
-    )
+    joined = joined.with_columns(__map_status=pl.col("__status"))
+    if "probability" in deals.columns:
+        joined = joined.with_columns(probability=pl.coalesce(pl.col("probability"), pl.col("__prob")))
+    elif joined.get_column("__prob").null_count() < joined.height:
+        joined = joined.with_columns(probability=pl.col("__prob"))
+    return joined.drop("__pipeline", "__stage", "__status", "__prob")
 
 
 def _hubspot_history(grid: Grid, mapping: Sequence[ColumnMap], deals: pl.DataFrame) -> pl.DataFrame | None:
@@ -732,11 +743,13 @@ def read_file(
         if dtype == pl.Date() and series.dtype != pl.Date:
             series = series.cast(pl.Date)
         columns[canonical] = series.alias(canonical)
-    order = [c for c in TABLES.get(kind, {}) if c in columns] + [c for c in columns if c not in TABLES.get(kind, {})]
-    frame = pl.DataFrame([columns[c] for c in order]) if columns else pl.DataFrame()
+    ordered = [c for c in TABLES.get(kind, {}) if c in columns] + [c for c in columns if c not in TABLES.get(kind, {})]
+    frame = pl.DataFrame([columns[c] for c in ordered]) if columns else pl.DataFrame()
     tables: list[ImportedTable] = []
     smap = None
     if kind == "deals":
+        if stages is not None and "stage" in frame.columns:
+            frame = apply_stage_map(frame, stages)
         frame, _how = _deal_status(frame)
         if "deal_id" not in frame.columns:
             frame = frame.with_columns(deal_id=pl.format("row-{}", pl.int_range(1, pl.len() + 1)))
@@ -752,11 +765,8 @@ def read_file(
                 )
             )
         history = _hubspot_history(grid, mapping, frame)
-        order = _history_order(history) if history is not None else ()
+        order: tuple[str, ...] = _history_order(history) if history is not None else ()
         smap = stage_map(frame, order)
-        if stages is not None:
-            frame = apply_stage_map(frame, stages)
-            smap = stage_map(frame, order)
         if history is not None:
             tables.append(
                 ImportedTable(

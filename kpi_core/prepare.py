@@ -183,10 +183,30 @@ STAGE_HINTS: tuple[tuple[str, ...], ...] = (
 
 
 KNOWN_STAGES: tuple[tuple[str, ...], ...] = (
-    ("prospecting", "qualification", "needs analysis", "value proposition", "id. decision makers",
-     "perception analysis", "proposal/price quote", "negotiation/review"),  # Salesforce's standard picklist
-    ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent"),  # HubSpot
-    ("appointment scheduled", "qualified to buy", "presentation scheduled", "decision maker bought in", "contract sent"),
+    (
+        "prospecting",
+        "qualification",
+        "needs analysis",
+        "value proposition",
+        "id. decision makers",
+        "perception analysis",
+        "proposal/price quote",
+        "negotiation/review",
+    ),  # Salesforce's standard picklist
+    (
+        "appointmentscheduled",
+        "qualifiedtobuy",
+        "presentationscheduled",
+        "decisionmakerboughtin",
+        "contractsent",
+    ),  # HubSpot
+    (
+        "appointment scheduled",
+        "qualified to buy",
+        "presentation scheduled",
+        "decision maker bought in",
+        "contract sent",
+    ),
     ("lead in", "contact made", "demo scheduled", "proposal made", "negotiations started"),  # Pipedrive
 )
 """Standard stage names in their usual order (used when the data does not tell the order)."""

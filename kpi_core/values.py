@@ -155,7 +155,7 @@ def parse_money(series: pl.Series, *, cents: bool = False) -> Parsed:
         return Parsed(out / 100 if cents else out, "number", 0)
     text = pl.col("v").cast(pl.String).str.strip_chars()
     frame = pl.DataFrame({"v": series.cast(pl.String)})
-    digits = text.str.replace_all(r"[^0-9.,eE+\-]", "").str.strip_chars("+-")
+    digits = text.str.replace_all(r"[A-Z]{3}", "").str.replace_all(r"[^0-9.,eE+\-]", "").str.strip_chars("+-")
     sample = frame.select(digits.alias("d")).get_column("d").drop_nulls()
     eu_value = r"^\d{1,3}(\.\d{3})+,\d+$|^\d+,\d{1,2}$"
     us_value = r"^\d{1,3}(,\d{3})+\.\d+$|^\d+\.\d{1,2}$"
@@ -171,21 +171,27 @@ def parse_money(series: pl.Series, *, cents: bool = False) -> Parsed:
         .otherwise(as_eu if decimal_comma else as_us)
     )
     negative = text.str.contains(r"^\(.*\)$|^-|-$|^[^0-9]*-")
-    value = number.cast(pl.Float64, strict=False)
-    value = pl.when(negative).then(-value.abs()).otherwise(value)
+    # only currency marks, spaces, signs and parentheses may surround the number (not '=SUM(A1:A3)')
+    residue = (
+        text.str.replace_all(r"[A-Z]{3}|[$€£¥₹]|R\$|zł|kč|CHF|[\s()+\-]", "")
+        .str.replace_all(r"[eE]\d", "0")
+        .str.replace_all(r"[0-9.,]", "")
+    )
+    parsed: pl.Expr = pl.when(residue == "").then(number.cast(pl.Float64, strict=False))
+    signed: pl.Expr = pl.when(negative).then(-parsed.abs()).otherwise(parsed)
     if cents:
-        value = value / 100
-    out = frame.select(value.alias(series.name), _money_currency(text).alias("currency"))
+        signed = signed / 100
+    table = frame.select(signed.alias(series.name), _money_currency(text).alias("currency"))
     failed = int(
         (
-            out.get_column(series.name).is_null()
+            table.get_column(series.name).is_null()
             & series.is_not_null()
             & (series.cast(pl.String).str.strip_chars() != "")
         ).sum()
     )
-    currency = out.get_column("currency")
+    currency = table.get_column("currency")
     return Parsed(
-        out.get_column(series.name),
+        table.get_column(series.name),
         "decimal comma" if decimal_comma else "decimal point",
         failed,
         currency=currency if currency.null_count() < currency.len() else None,
