@@ -2,18 +2,19 @@
 
 The public surface:
 
+- :func:`read_file`, :func:`combine`, :func:`load_files`: any CRM export (CSV/XLSX/Parquet) into canonical
+  tables, with its kind, source system, column mapping, stage map and data-quality report.
 - :class:`Dataset`, :class:`Settings`: the canonical tables, the as-of date and settings.
 - :data:`REGISTRY`, :func:`get`: every KPI of the catalog as a frozen spec.
 - :func:`evaluate`, :func:`report`, :func:`availability`: KPIs per period and segment, with comparisons.
-- :func:`rows_behind`: the rows that make up one value, and the rows left out with why.
-- :func:`load_files`: canonical CSV/Parquet files into a dataset's raw tables.
+- :func:`rows_behind`, :func:`exclusions`: the rows behind one value, and the rows left out with why.
 - :mod:`kpi_core.periods`: period labels, fiscal quarters and years.
 """
 
 from kpi_core import periods
-from kpi_core.drilldown import RowsBehind, rows_behind
+from kpi_core.drilldown import RowsBehind, exclusions, rows_behind
 from kpi_core.engine import Report, availability, evaluate, report, resolve_periods
-from kpi_core.ingest import load_files, read_table
+from kpi_core.ingest import FileImport, combine, load_files, read_file, read_table
 from kpi_core.model import TABLES, DataError, Dataset, Settings
 from kpi_core.periods import Period
 from kpi_core.registry import BY_ID, KPI, REGISTRY, catalog_frame, get
@@ -25,16 +26,20 @@ __all__ = [
     "TABLES",
     "DataError",
     "Dataset",
+    "FileImport",
     "Period",
     "Report",
     "RowsBehind",
     "Settings",
     "availability",
     "catalog_frame",
+    "combine",
     "evaluate",
+    "exclusions",
     "get",
     "load_files",
     "periods",
+    "read_file",
     "read_table",
     "report",
     "resolve_periods",

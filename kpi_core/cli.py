@@ -15,7 +15,7 @@ import polars as pl
 
 from kpi_core.engine import report
 from kpi_core.formatting import format_delta, format_value
-from kpi_core.ingest import FileImport, load_files, read_paths
+from kpi_core.ingest import FileImport, combine, read_paths
 from kpi_core.model import DataError, Dataset, Settings
 from kpi_core.periods import GRAINS, Grain
 from kpi_core.profiles import ProfileStore
@@ -58,24 +58,35 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _load(args: argparse.Namespace) -> Dataset:
+def _load(args: argparse.Namespace) -> tuple[Dataset, list[str]]:
+    """The dataset from --sample and the files; a file that cannot be used is skipped with a warning
+    (unless nothing else could be read)."""
     settings = Settings(fiscal_year_start=args.fiscal_year_start)
     raw: dict[str, pl.DataFrame] = {}
+    skipped: list[str] = []
     if args.sample:
         from sample_data import load_sample
 
         raw.update(load_sample())
     if args.files:
         store = ProfileStore(args.profiles) if args.profiles else None
-        for kind, frame in load_files(args.files, profiles=store).items():
+        imports = []
+        for path in args.files:
+            try:
+                imports += read_paths([path], profiles=store)
+            except DataError as exc:
+                if len(args.files) == 1 and not args.sample:
+                    raise
+                skipped.append(f"skipped {exc}")
+        for kind, frame in combine(imports).items():
             raw[kind] = pl.concat([raw[kind], frame], how="diagonal_relaxed") if kind in raw else frame
     if not raw:
-        raise DataError("no data: give files to read or --sample")
-    return Dataset.prepare(raw, as_of=args.as_of, settings=settings)
+        raise DataError("no data: give files to read or --sample" + (f" ({'; '.join(skipped)})" if skipped else ""))
+    return Dataset.prepare(raw, as_of=args.as_of, settings=settings), skipped
 
 
 def compute(args: argparse.Namespace) -> int:
-    dataset = _load(args)
+    dataset, skipped = _load(args)
     filters: dict[str, list[str]] = {}
     for item in args.filter:
         dim, _, value = item.partition("=")
@@ -98,7 +109,7 @@ def compute(args: argparse.Namespace) -> int:
                     "as_of": dataset.as_of.isoformat(),
                     "rows": rows,
                     "unavailable": result.unavailable,
-                    "warnings": result.warnings,
+                    "warnings": skipped + result.warnings,
                 },
                 indent=1,
                 default=str,
@@ -107,7 +118,7 @@ def compute(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(frame.write_csv())
     else:
-        _print_table(frame, args.by, dataset, result.unavailable, result.warnings)
+        _print_table(frame, args.by, dataset, result.unavailable, skipped + result.warnings)
     return 0
 
 

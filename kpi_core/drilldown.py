@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
 import polars as pl
 
@@ -110,4 +109,21 @@ def rows_behind(
     return RowsBehind(kpi, chosen.label, scope.table, included, excluded)
 
 
-__all__ = ["RowsBehind", "rows_behind", "timedelta"]
+def exclusions(
+    dataset: Dataset, kpi: str, period: str | Period, segment: Mapping[str, str] | None = None
+) -> pl.DataFrame:
+    """How many rows one KPI value left out, and why: columns ``reason``, ``rows``.
+
+    >>> import polars as pl
+    >>> from datetime import date
+    >>> deals = pl.DataFrame({"deal_id": ["1", "2", "3"], "stage": ["Won", "Lost", "Won"], "amount": [100.0, 50.0, 7.0],
+    ...                       "close_date": [date(2026, 1, 5), date(2026, 1, 9), None]})
+    >>> exclusions(Dataset.prepare({"deals": deals}, as_of=date(2026, 1, 31)), "won_revenue", "2026-01").rows()
+    [('no close date, so in no period', 1), ('status is lost', 1)]
+    """
+    behind = rows_behind(dataset, kpi, period, segment)
+    if "reason" not in behind.excluded.columns:
+        return pl.DataFrame(schema={"reason": pl.String, "rows": pl.UInt32})
+    return (
+        behind.excluded.group_by("reason").agg(pl.len().alias("rows")).sort("rows", "reason", descending=[True, False])
+    )

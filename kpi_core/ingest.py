@@ -273,18 +273,20 @@ def _tidy(
     """Drop blank rows, footer and total rows, empty and Dynamics bookkeeping columns."""
     schema = body.schema
     text_cols = [c for c in body.columns if schema[c] == pl.String]
-    if text_cols:
-        body = body.with_columns(
-            pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in text_cols
-        )
-    body = body.filter(~pl.all_horizontal(pl.all().is_null())) if body.width else body
+
+    def blank(c: str) -> pl.Expr:
+        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") if c in text_cols else pl.col(c).is_null()
+
+    if body.width:
+        body = body.filter(~pl.all_horizontal([blank(c) for c in body.columns]))
     before = body.height
     footer_text = ""
     if body.height and body.width:
-        first = pl.coalesce([pl.col(c).cast(pl.String) for c in body.columns])
-        filled = pl.sum_horizontal(pl.all().is_not_null().cast(pl.Int32))
-        marks = body.select(first.alias("first"), filled.alias("filled")).with_row_index("i")
-        tail = marks.tail(40).reverse()
+        first = pl.coalesce([pl.when(~blank(c)).then(pl.col(c).cast(pl.String)) for c in body.columns])
+        filled = pl.sum_horizontal([(~blank(c)).cast(pl.Int32) for c in body.columns])
+        offset = max(body.height - 40, 0)
+        marks = body.tail(40).select(first.alias("first"), filled.alias("filled")).with_row_index("i", offset=offset)
+        tail = marks.reverse()
         cut = body.height
         for row in tail.iter_rows(named=True):
             text = (row["first"] or "").strip()
@@ -295,17 +297,17 @@ def _tidy(
             else:
                 break
         body = body.head(cut)
+        # total and subtotal rows carry their label in the first column
+        lead = body.columns[0]
         totals = body.select(
-            first.cast(pl.String).str.contains(TOTAL_ROW.pattern).fill_null(False).alias("t")
+            pl.col(lead).cast(pl.String).str.contains(TOTAL_ROW.pattern).fill_null(False).alias("t")
         ).to_series()
         if totals.any():
             body = body.filter(~totals)
     footer_rows = before - body.height
+    empty = body.select([blank(c).all().alias(c) for c in body.columns]).row(0, named=True) if body.width else {}
     dropped = [
-        c
-        for c in body.columns
-        if body.get_column(c).null_count() == body.height
-        or (c.startswith("(Do Not Modify)") and c != "(Do Not Modify) Opportunity")
+        c for c in body.columns if empty[c] or (c.startswith("(Do Not Modify)") and c != "(Do Not Modify) Opportunity")
     ]
     if body.height == 0:
         dropped = [c for c in body.columns if c.startswith("(Do Not Modify)")]
@@ -370,7 +372,7 @@ def _text_grid(data: bytes, name: str) -> Grid:
             truncate_ragged_lines=True,
             quote_char='"',
             raise_if_empty=False,
-            encoding="utf8-lossy",
+            encoding="utf8" if encoding != "windows-1252" else "utf8-lossy",
         )
     except Exception as exc:  # polars reports malformed CSV with several exception types
         raise DataError(
@@ -386,7 +388,7 @@ def _text_grid(data: bytes, name: str) -> Grid:
 
 def read_grid(data: bytes, name: str, *, sheet: str | None = None) -> Grid:
     """The cells of a file under its header row (strings, or typed for Parquet)."""
-    if not data or not data.strip():
+    if not data or (not data[:65536].strip() and not data.strip()):
         raise DataError(f"{name}: the file is empty. Export the report again with its rows.")
     if data[:4] == b"PK\x03\x04":
         _check_zip(data, name)
@@ -747,11 +749,13 @@ def read_file(
     frame = pl.DataFrame([columns[c] for c in ordered]) if columns else pl.DataFrame()
     tables: list[ImportedTable] = []
     smap = None
+    generated_ids = False
     if kind == "deals":
         if stages is not None and "stage" in frame.columns:
             frame = apply_stage_map(frame, stages)
         frame, _how = _deal_status(frame)
         if "deal_id" not in frame.columns:
+            generated_ids = True
             frame = frame.with_columns(deal_id=pl.format("row-{}", pl.int_range(1, pl.len() + 1)))
             quality.append(
                 issue(
@@ -780,7 +784,7 @@ def read_file(
         frame = _stage_changes(frame)
     if kind == "leads" and "lead_id" not in frame.columns:
         frame = frame.with_columns(lead_id=pl.format("row-{}", pl.int_range(1, pl.len() + 1)))
-    quality.append(check_table(kind, frame, name, source))
+    quality.append(check_table(kind, frame, name, source, generated_ids=generated_ids))
     table = ImportedTable(kind, frame, tuple(mapping), sig, smap)
     return FileImport(
         name, source, (table, *tables), grid, pl.concat(quality, how="vertical_relaxed"), _as_of_hint(grid, name)

@@ -7,6 +7,7 @@ percent scale) and then converts the whole column with one Polars expression.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,6 +78,26 @@ def _clean_date_text(col: pl.Expr) -> pl.Expr:
     return text.str.replace(r",", " ").str.replace_all(r"\s+", " ")
 
 
+def _via_unique(series: pl.Series, parse: Callable[[pl.Series], Parsed]) -> Parsed:
+    """Parse each distinct value once (a million rows hold a few thousand dates) and map back."""
+    if series.len() < 20_000 or series.dtype != pl.String:
+        return parse(series)
+    distinct = series.unique()
+    if distinct.len() > series.len() // 3:
+        return parse(series)
+    parsed = parse(distinct)
+    table = pl.DataFrame({"k": distinct, "v": parsed.series})
+    if parsed.currency is not None:
+        table = table.with_columns(c=parsed.currency)
+    joined = pl.DataFrame({"k": series}).join(table, on="k", how="left", maintain_order="left", nulls_equal=True)
+    values = joined.get_column("v").alias(series.name)
+    failed = (
+        int((values.is_null() & series.is_not_null() & (series.str.strip_chars() != "")).sum()) if parsed.failed else 0
+    )
+    currency = joined.get_column("c") if parsed.currency is not None else None
+    return Parsed(values, parsed.format, failed, parsed.ambiguous, currency)
+
+
 def parse_dates(series: pl.Series) -> Parsed:
     """Datetimes from ISO, US ``m/d/yyyy``, ``d.m.yyyy``, day-month names and Excel serial numbers.
 
@@ -94,6 +115,10 @@ def parse_dates(series: pl.Series) -> Parsed:
         return Parsed(out, "native", 0)
     if series.dtype.is_numeric():
         series = series.cast(pl.String)
+    return _via_unique(series.cast(pl.String), _parse_dates)
+
+
+def _parse_dates(series: pl.Series) -> Parsed:
     frame = pl.DataFrame({"v": series.cast(pl.String)})
     cleaned = frame.select(_clean_date_text(pl.col("v")).alias("v")).get_column("v")
     present = cleaned.filter(cleaned.is_not_null() & (cleaned != ""))
@@ -153,6 +178,10 @@ def parse_money(series: pl.Series, *, cents: bool = False) -> Parsed:
     if series.dtype.is_numeric():
         out = series.cast(pl.Float64)
         return Parsed(out / 100 if cents else out, "number", 0)
+    return _via_unique(series.cast(pl.String), lambda s: _parse_money(s, cents=cents))
+
+
+def _parse_money(series: pl.Series, *, cents: bool) -> Parsed:
     text = pl.col("v").cast(pl.String).str.strip_chars()
     frame = pl.DataFrame({"v": series.cast(pl.String)})
     digits = text.str.replace_all(r"[A-Z]{3}", "").str.replace_all(r"[^0-9.,eE+\-]", "").str.strip_chars("+-")
@@ -204,6 +233,13 @@ def parse_percent(series: pl.Series) -> Parsed:
     >>> parse_percent(pl.Series(["90%", "10"])).series.to_list()
     [0.9, 0.1]
     """
+    if series.dtype.is_numeric():
+        numbers = series.cast(pl.Float64)
+        return Parsed(numbers / 100 if (numbers.max() or 0) > 1 else numbers, "number", 0)  # type: ignore[operator]
+    return _via_unique(series.cast(pl.String), _parse_percent)
+
+
+def _parse_percent(series: pl.Series) -> Parsed:
     text = series.cast(pl.String).str.strip_chars()
     has_sign = bool(text.str.contains("%", literal=True).any())
     numbers = parse_money(text.str.replace_all("%", "", literal=True)).series
@@ -238,8 +274,13 @@ def clean_ids(series: pl.Series, source: str) -> pl.Series:
     expr = pl.col("v")
     expr = pl.when(expr == "").then(None).otherwise(expr)
     if source == "salesforce":
-        expr = pl.when(expr.str.contains(SALESFORCE_EMPTY_ID.pattern)).then(None).otherwise(expr)
-        expr = pl.when(expr.str.contains(r"^[a-zA-Z0-9]{18}$")).then(expr.str.slice(0, 15)).otherwise(expr)
+        length = expr.str.len_bytes()
+        expr = pl.when(expr.is_in(["000000000000000", "000000000000000AAA"])).then(None).otherwise(expr)
+        expr = (
+            pl.when((length == 18) & expr.str.contains(r"^[a-zA-Z0-9]{18}$"))
+            .then(expr.str.slice(0, 15))
+            .otherwise(expr)
+        )
     if source == "zoho":
         expr = expr.str.strip_prefix("zcrm_")
     return frame.select(expr.alias(series.name)).get_column(series.name)
@@ -251,7 +292,7 @@ def clean_text(series: pl.Series) -> pl.Series:
     return (
         pl.DataFrame({"v": text})
         .select(
-            pl.when((pl.col("v") == "") | pl.col("v").str.contains(SALESFORCE_EMPTY_ID.pattern))
+            pl.when(pl.col("v").is_in(["", "000000000000000", "000000000000000AAA"]))
             .then(None)
             .otherwise(pl.col("v"))
             .alias(series.name)

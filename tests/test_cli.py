@@ -143,3 +143,77 @@ def test_module_entry_point_runs() -> None:
         [sys.executable, "-m", "kpi_core", "catalog"], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout == K.registry.catalog_markdown()
+
+
+@pytest.mark.parametrize(
+    ("label", "make", "name"),
+    [(f[0], f[1], f[2]) for f in __import__("tests.test_ingest", fromlist=["FORMATS"]).FORMATS],
+)
+def test_compute_on_raw_exports_matches_the_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path, label, make, name
+) -> None:  # type: ignore[no-untyped-def]
+    from tests import fixtures as F
+
+    path = tmp_path / name
+    path.write_bytes(make())
+    code, out, err = run(
+        capsys,
+        "compute",
+        str(path),
+        "--period",
+        "2026-03",
+        "--as-of",
+        "2026-03-31",
+        "--format",
+        "json",
+        *[
+            a
+            for k in ("won_revenue", "deals_won", "win_rate", "avg_deal_size", "sales_cycle_days")
+            for a in ("--kpi", k)
+        ],
+    )
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    got = {r["kpi"]: r["value"] for r in rows if r.get("currency") in (None, "EUR", "USD")}
+    assert got == pytest.approx(F.expected(F.DEALS), rel=1e-12)
+
+
+def test_inspect_explains_each_file(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests import fixtures as F
+
+    report = tmp_path / "report1467143114250.csv"
+    report.write_bytes(F.salesforce_report_csv())
+    code, out, _ = run(capsys, "inspect", str(report), str(MAVEN / "sales_teams.csv"))
+    assert code == 0
+    assert (
+        "source: salesforce; encoding: windows-1252; delimiter: comma; header on row 1; 5 footer/total row(s) dropped"
+        in out
+    )
+    assert "export date found in the file: 3/31/2026" in out
+    assert "Opportunity Owner  ->  owner" in out and "Close Date         ->  close_date" in out
+    assert "stage map (pipeline, order, stage, status, probability, deals):" in out
+    assert "table: reps (35 rows)" in out
+    code, out, _ = run(capsys, "inspect", str(report), "--format", "json")
+    doc = json.loads(out)
+    assert [(d["file"], d["source"], d["tables"][0]["kind"], d["tables"][0]["rows"]) for d in doc] == [
+        ("report1467143114250.csv", "salesforce", "deals", 6)
+    ]
+    assert {"column": "Amount", "maps_to": "amount", "confidence": 1.0, "note": "exact name"} in doc[0]["tables"][0][
+        "mapping"
+    ]
+
+
+def test_inspect_bad_file_is_a_message(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    code, out, err = run(capsys, "inspect", str(path))
+    assert (code, out) == (2, "")
+    assert err == "error: empty.csv: the file is empty. Export the report again with its rows.\n"
+
+
+def test_unusable_files_among_others_are_skipped_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [str(p) for p in sorted(MAVEN.glob("*.csv"))]
+    code, out, _ = run(capsys, "compute", *files, "--grain", "all", "--kpi", "won_revenue", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["rows"][0]["value"] == 10005534.0
+    assert doc["warnings"][0].startswith("skipped data_dictionary.csv: no table recognised. Columns found: Table, Field, Description.")
