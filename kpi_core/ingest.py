@@ -216,18 +216,20 @@ def _header_hits(cells: Sequence[object]) -> int:
 
 
 def _find_header(rows: list[list[object]]) -> int | None:
-    """The header row: the first row with the most known column names, else the first full-width text row."""
+    """The header row: the first row as wide as the table (titles and filter lines above it are shorter);
+    among the first wide rows, one that names known columns wins over one that does not."""
     filled = [sum(1 for c in r if c is not None and str(c).strip()) for r in rows]
     if not any(n >= 2 for n in filled):
         return 0 if rows and filled and filled[0] >= 1 else None
-    hits = [_header_hits(r) for r in rows]
-    if max(hits) >= 2:
-        return hits.index(max(hits))
     width = max(filled)
-    for i, n in enumerate(filled):
-        if n >= max(2, width // 2):
-            return i
-    return None
+    wide = [i for i, n in enumerate(filled) if n >= max(2, (width * 6 + 9) // 10)]
+    first = wide[0]
+    if _header_hits(rows[first]) == 0:
+        # a report whose first wide row is a banner: take the next wide row that names columns
+        for i in wide[1:4]:
+            if _header_hits(rows[i]) >= 2 and all(filled[j] < filled[i] for j in range(first, i)):
+                return i
+    return first
 
 
 def _dedupe(headers: Sequence[str]) -> list[str]:
