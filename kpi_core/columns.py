@@ -501,38 +501,74 @@ def score_kind(mapping: Sequence[ColumnMap], kind: str, file_name: str) -> float
     return score
 
 
+SOURCE_SIGNS: tuple[tuple[str, frozenset[str], int], ...] = (
+    # source, normalised headers that point to it, how many of them must be present
+    (
+        "salesforce",
+        frozenset(
+            {
+                "stagename",
+                "iswon",
+                "isclosed",
+                "closedate",
+                "opportunityid",
+                "isconverted",
+                "whatid",
+                "opportunity owner",
+                "opportunity name",
+                "forecastcategoryname",
+                "leadsource",
+            }
+        ),
+        1,
+    ),
+    (
+        "hubspot",
+        frozenset(
+            {
+                "dealstage",
+                "dealname",
+                "hubspot owner",
+                "hs object id",
+                "deal stage",
+                "deal name",
+                "record id",
+                "nombre del negocio",
+                "etapa del negocio",
+                "nome do negocio",
+                "etapa do negocio",
+            }
+        ),
+        2,
+    ),
+    ("zoho", frozenset({"closing date", "deal owner", "record id", "deal name", "account name"}), 3),
+    ("dynamics", frozenset({"topic", "est close date", "est revenue", "potential customer", "created on"}), 2),
+    ("close", frozenset({"status type", "status label", "value currency", "lead name", "confidence", "date won"}), 2),
+    ("freshsales", frozenset({"deal value", "expected close date", "deal pipeline", "deal stage", "closed date"}), 3),
+    ("maven", frozenset({"opportunity id", "sales agent", "deal stage", "engage date", "close value"}), 3),
+)
+
+
 def detect_source(headers: Sequence[str], text_head: str, file_name: str) -> str:
-    """The CRM that wrote a file, from its headers, its first/last lines and its name."""
-    norms = {normalise(h) for h in headers}
+    """The CRM that wrote a file, from its headers, its first/last lines and its name.
+
+    >>> detect_source(["Deal - Title", "Deal - Value"], "", "deals.csv"), detect_source(["Topic", "Est. Revenue"], "", "x.xlsx")
+    ('pipedrive', 'dynamics')
+    """
+    forms = [(normalise(h), normalise(h).replace(" ", "")) for h in headers]
     raw = [h.replace("\ufeff", "").strip() for h in headers]
     name = file_name.lower()
-    head = text_head.lower()
-    if any(h.startswith("(Do Not Modify)") for h in raw) or {"est close date", "est revenue", "topic"} & norms:
+    if any(h.startswith("(Do Not Modify)") for h in raw):
         return "dynamics"
-    if sum(h.startswith("Deal - ") or h.startswith("Organization - ") or h.startswith("Activity - ") for h in raw) >= 2:
+    if sum(h.split(" - ")[0] in ("Deal", "Organization", "Person", "Activity") for h in raw if " - " in h) >= 2:
         return "pipedrive"
-    if any(h.endswith(".id") for h in raw) or (
-        {"closing date", "deal owner", "record id"} <= norms | {"record id"} and "closing date" in norms
-    ):
+    if any(h.endswith(".id") for h in raw):
         return "zoho"
-    if (
-        "salesforce.com" in head
-        or {"stagename", "iswon", "isclosed", "closedate", "opportunityid", "isconverted", "whatid"} & norms
-        or {"opportunity owner", "opportunity name"} & norms
-    ):
+    if "salesforce.com" in text_head.lower():
         return "salesforce"
-    if (
-        "hubspot" in name
-        or any(hubspot_stage_column(h) for h in raw)
-        or ({"dealstage", "dealname", "hubspot owner", "deal stage"} & norms and "record id" in norms)
-    ):
+    if "hubspot" in name or any(hubspot_stage_column(h) for h in raw):
         return "hubspot"
-    if {"status type", "value currency", "lead name", "confidence"} & norms and "status label" in norms:
-        return "close"
-    if {"deal value", "expected close date", "deal pipeline"} <= norms | {"deal pipeline"} and "deal value" in norms:
-        return "freshsales"
-    if {"opportunity id", "sales agent", "deal stage", "engage date"} & norms and "engage date" in norms:
-        return "maven"
-    if {"nombre del negocio", "etapa del negocio", "nome do negocio"} & norms:
-        return "hubspot"
+    for source, signs, needed in SOURCE_SIGNS:
+        if sum(1 for norm, compact in forms if norm in signs or compact in signs) >= needed:
+            return source
     return "generic"

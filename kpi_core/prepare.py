@@ -404,7 +404,11 @@ def _prepare_activities(activities: pl.DataFrame, tables: Mapping[str, pl.DataFr
     kind = kind.replace(
         {"phone": "call", "phone call": "call", "e-mail": "email", "mail": "email", "event": "meeting", "todo": "task"}
     )
-    rule = pl.when(kind.is_in(list(ACTIVITY_TYPES))).then(kind).otherwise(pl.lit("other"))
+    # a Salesforce task subject such as "Email: Re: pricing" or "Call - follow up" names its type
+    lead = kind.str.extract(r"^(call|phone|e-?mail|meeting|event|task|demo|visit)\b", 1).replace(
+        {"phone": "call", "e-mail": "email", "event": "meeting", "demo": "meeting", "visit": "meeting"}
+    )
+    rule = pl.when(kind.is_in(list(ACTIVITY_TYPES))).then(kind).otherwise(pl.coalesce(lead, pl.lit("other")))
     activity_type = (
         _by_unique(activities, "type", rule, pl.String()).fill_null("other")
         if "type" in activities.columns

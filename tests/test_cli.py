@@ -216,4 +216,6 @@ def test_unusable_files_among_others_are_skipped_with_a_warning(capsys: pytest.C
     code, out, _ = run(capsys, "compute", *files, "--grain", "all", "--kpi", "won_revenue", "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["rows"][0]["value"] == 10005534.0
-    assert doc["warnings"][0].startswith("skipped data_dictionary.csv: no table recognised. Columns found: Table, Field, Description.")
+    assert doc["warnings"][0].startswith(
+        "skipped data_dictionary.csv: no table recognised. Columns found: Table, Field, Description."
+    )

@@ -352,3 +352,24 @@ def test_ambiguous_day_month_is_reported() -> None:
     result = read_file(data, "deals.csv")
     assert "ambiguous dates in Close Date" in result.quality["rule"].to_list()
     assert result.tables[0].frame["close_date"].to_list() == [date(2026, 3, 4), date(2026, 5, 6)]
+
+
+def test_salesforce_tasks_get_their_type_from_the_subject() -> None:
+    data = b'"Subject","ActivityDate","OwnerId","WhatId"\n"Email: Re: pricing","2026-03-02","005A","006B"\n"Call - follow up","2026-03-03","005A",""\n"Meeting with CFO","2026-03-04","005A",""\n"Send contract","2026-03-05","005A",""\n'
+    result = read_file(data, "Task.csv")
+    assert (result.kind, result.source) == ("activities", "salesforce")
+    ds = K.Dataset.prepare(combine([result]), as_of=date(2026, 3, 31))
+    frame = K.evaluate(ds, ["activities", "calls", "emails", "meetings"], periods=["2026-03"], compare=False)
+    assert dict(frame.select("kpi", "value").rows()) == {
+        "activities": 4.0,
+        "calls": 1.0,
+        "emails": 1.0,
+        "meetings": 1.0,
+    }
+
+
+def test_exclusions_say_how_many_rows_and_why() -> None:
+    result = read_file(F.salesforce_report_csv(), "report.csv")
+    ds = K.Dataset.prepare(combine([result]), as_of=date(2026, 3, 31))
+    assert K.exclusions(ds, "won_revenue", "2026-03").rows() == [("status is lost", 1)]
+    assert K.exclusions(ds, "win_rate", "2026-03").rows() == []
