@@ -1,12 +1,76 @@
-"""Sales KPI workbench: the Streamlit entry point (navigation and shared state only)."""
+"""Sales KPI workbench: the Streamlit entry point. Navigation and the shared sidebar controls only;
+the controls are keyed widgets bound to the URL (``?grain=quarter&period=2026-Q3&region=EMEA``)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from ui import state
+
 st.set_page_config(page_title="Sales KPI workbench", page_icon="📈", layout="wide")
 
 pages = [
-    st.Page("pages/scorecard.py", title="Scorecard", icon="📊", default=True),
+    st.Page("pages/scorecard.py", title="Scorecard", default=True),
+    st.Page("pages/pipeline.py", title="Pipeline"),
+    st.Page("pages/activity.py", title="Activity"),
+    st.Page("pages/customers.py", title="Customers"),
+    st.Page("pages/segments.py", title="Segments"),
+    st.Page("pages/data.py", title="Data"),
+    st.Page("pages/guide.py", title="KPI guide"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+
+with st.sidebar:
+    options = ["sample", *(["maven"] if state.maven_available() else []), *(["upload"] if state.uploads() else [])]
+    if "wanted_source" in st.session_state:  # a page asked for other data (widgets can only change before they exist)
+        st.session_state["source"] = st.session_state.pop("wanted_source")
+    if st.session_state.get("source") not in options:
+        st.session_state["source"] = "upload" if state.uploads() else "sample"
+    st.selectbox("Data", options, format_func=state.SOURCES.__getitem__, key="source")
+    dataset = state.current_dataset()
+    st.caption(f"As of {dataset.as_of:%d %b %Y}")
+    st.selectbox("Grain", ["week", "month", "quarter", "year", "all"], index=2, key="grain", bind="query-params")
+    grain = st.session_state.get("grain") or "quarter"
+    periods = state.period_options(dataset, grain)
+    if st.session_state.get("period") not in periods:
+        st.session_state["period"] = periods[0]
+    st.selectbox("Period", periods, key="period", bind="query-params")
+    st.selectbox("Compare with", list(state.COMPARE), key="compare", bind="query-params")
+    dims = dataset.dimensions()
+    for dim in state.FILTER_DIMS:
+        if dim in dims:
+            values = (
+                dataset.table("deals")[dim].cast(str).drop_nulls().unique().sort().to_list()
+                if dataset.has("deals") and dim in dataset.table("deals").columns
+                else []
+            )
+            st.multiselect(dim.replace("_", " ").capitalize(), values, key=dim, bind="query-params", placeholder="All")
+    with st.expander("More filters and settings"):
+        for dim in state.MORE_DIMS:
+            if dim in dims and dataset.has("deals") and dim in dataset.table("deals").columns:
+                values = dataset.table("deals")[dim].cast(str).drop_nulls().unique().sort().to_list()
+                st.multiselect(
+                    dim.replace("_", " ").capitalize(), values, key=dim, bind="query-params", placeholder="All"
+                )
+        st.selectbox("Reporting currency", state.CURRENCIES, key="reporting_currency")
+        st.selectbox(
+            "Fiscal year starts in",
+            list(range(1, 13)),
+            key="fiscal_year_start",
+            format_func=lambda m: [
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
+            ][m - 1],
+        )
+
+page.run()

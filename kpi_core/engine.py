@@ -637,10 +637,25 @@ def _compare(
     frame = current.join(
         other.rename({"_other": "_prev", "_v": "previous"}), on=["_prev", *join_keys], how="left", nulls_equal=True
     ).join(other.rename({"_other": "_yoy", "_v": "last_year"}), on=["_yoy", *join_keys], how="left", nulls_equal=True)
+    # open-pipeline KPIs describe the pipeline as of the export date: another period's value from the same export
+    # is not what it was then (that needs snapshot history), so they get no comparison
+    as_of_only = pl.col("kpi").is_in(sorted(POINT_IN_TIME))
+    frame = frame.with_columns(
+        previous=pl.when(as_of_only).then(None).otherwise(pl.col("previous")),
+        last_year=pl.when(as_of_only).then(None).otherwise(pl.col("last_year")),
+    )
     if wide is not None:
         growth = _growth(wide, link, by)
         frame = pl.concat([frame, growth.select(frame.columns)], how="vertical_relaxed")
     return frame.rename({"_key": "period"}).drop("_prev", "_yoy")
+
+
+def _point_in_time(kpi: KPI) -> bool:
+    return kpi.scope == "open" or any(_point_in_time(BY_ID[d]) for d in dependencies(kpi) if d != kpi.id)
+
+
+POINT_IN_TIME = frozenset(k.id for k in REGISTRY if _point_in_time(k))
+"""KPIs about open deals as of the as-of date: compared only across snapshots, not across periods."""
 
 
 def _growth(wide: pl.DataFrame, link: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:

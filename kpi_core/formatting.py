@@ -34,7 +34,7 @@ def format_value(value: float | None, unit: str, currency: str = "USD", *, compa
     if unit == "currency":
         return money(value, currency, compact=compact)
     if unit == "currency_per_day":
-        return f"{money(value, currency, compact=compact)}/day"
+        return f"{money(value, currency, compact=compact)}/d" if compact else f"{money(value, currency)}/day"
     if unit == "percent":
         return f"{value * 100:.1f}%"
     if unit == "days":

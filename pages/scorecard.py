@@ -1,59 +1,118 @@
-"""Scorecard: leading indicators beside the lagging results they drive."""
+"""Scorecard: the leading indicators beside the lagging results they drive."""
 
 from __future__ import annotations
-
-from typing import cast
 
 import polars as pl
 import streamlit as st
 
 import kpi_core as K
-from kpi_core.formatting import format_delta, format_value
-from kpi_core.periods import GRAINS, Grain
-from sample_data import load_sample
+from ui import state, tiles
 
+PRESETS = {
+    "Executive": [
+        "won_revenue",
+        "revenue_growth",
+        "quota_attainment",
+        "win_rate",
+        "avg_deal_size",
+        "arr",
+        "net_revenue_retention",
+        "pipeline_coverage",
+        "pipeline_created",
+        "new_opportunities",
+        "sales_velocity",
+        "cac",
+        "ltv_cac_ratio",
+    ],
+    "Manager": [
+        "won_revenue",
+        "quota_attainment",
+        "win_rate",
+        "sales_cycle_days",
+        "avg_deal_size",
+        "deals_won",
+        "activities_per_rep_week",
+        "meetings",
+        "new_opportunities",
+        "pipeline_created",
+        "pipeline_coverage",
+        "weighted_pipeline",
+        "stalled_deals",
+        "overdue_deals",
+        "lead_response_hours",
+    ],
+    "Rep": [
+        "won_revenue",
+        "quota_attainment",
+        "deals_won",
+        "win_rate",
+        "calls",
+        "emails",
+        "meetings",
+        "new_opportunities",
+        "open_pipeline",
+        "stalled_deals",
+        "overdue_deals",
+        "leads_contacted_1h",
+    ],
+}
+PER_STAGE = {"stage_conversion", "time_in_stage_days"}
 
-@st.cache_resource(show_spinner="Loading the sample company…")
-def sample_dataset() -> K.Dataset:
-    return K.Dataset.prepare(load_sample())
-
-
-@st.cache_data(show_spinner=False)
-def scorecard(grain: str) -> tuple[pl.DataFrame, dict[str, str]]:
-    result = K.report(sample_dataset(), grain=cast(Grain, grain))
-    return result.frame, result.unavailable
-
-
-dataset = sample_dataset()
-grain = st.sidebar.selectbox("Grain", GRAINS, index=GRAINS.index("quarter"), key="grain")
-frame, unavailable = scorecard(grain)
-currency = dataset.settings.currency
-period = frame["period"][0] if frame.height else "—"
+dataset = state.current_dataset()
+view = state.current_view(dataset)
+currency = state.display_currency(dataset)
+fy = dataset.settings.fiscal_year_start
 
 st.title("Scorecard")
-st.caption(
-    f"Sample company · {period} · as of {dataset.as_of:%d %b %Y} · compared with the previous period, period-to-date"
+top = st.columns([3, 5])
+preset = top[0].segmented_control("View", [*PRESETS, "All"], default="Manager", key="scorecard_preset")
+choices = [k.id for k in K.REGISTRY if k.id not in PER_STAGE]
+chosen_default = [k for k in PRESETS.get(preset or "", choices) if k in choices] if preset != "All" else choices
+chosen = top[1].multiselect(
+    "KPIs shown", choices, default=chosen_default, key=f"scorecard_kpis_{preset}", format_func=lambda k: K.get(k).label
 )
+compare_column, delta_column = state.delta_columns(view)
+filters = ", ".join(f"{k}: {', '.join(v)}" for k, v in view.filters) or "all segments"
+st.caption(
+    f"{state.SOURCES[state.source()]} · {view.period.label} · {filters} · as of {dataset.as_of:%d %b %Y} · "
+    f"compared with the {'same period last year' if view.compare == 'last_year' else 'previous period'}{' (period to date)' if view.period.contains(dataset.as_of) else ''}"
+)
+
+if not chosen:
+    st.info("Choose the KPIs to show above, or pick a view.")
+    st.stop()
+
+frame, unavailable, warnings = state.report(view, chosen)
+trend, _, _ = state.report(view, chosen, periods=view.trailing(8, fy))
+for warning in warnings:
+    st.warning(warning)
+
+elapsed = 1.0
+if view.period.contains(dataset.as_of):
+    elapsed = ((dataset.as_of - view.period.start).days + 1) / view.period.days
 
 leading, lagging = st.columns(2, gap="large")
 for column, indicator, title in ((leading, "leading", "Leading indicators"), (lagging, "lagging", "Lagging results")):
     with column:
         st.subheader(title)
-        rows = frame.filter(pl.col("indicator") == indicator, pl.col("stage").is_null())
-        tiles = st.columns(2)
-        for i, row in enumerate(rows.iter_rows(named=True)):
-            kpi = K.get(row["kpi"])
-            with tiles[i % 2]:
-                st.metric(
-                    kpi.label,
-                    format_value(row["value"], kpi.unit, currency, compact=True),
-                    delta=format_delta(row["delta"], kpi.unit, currency) or None,
-                    delta_color="inverse" if kpi.direction == "down" else "normal",
-                    help=f"{kpi.meaning}\n\nFormula: {kpi.formula}",
-                    border=True,
+        rows = [
+            r
+            for r in frame.filter((pl.col("indicator") == indicator) & pl.col("stage").is_null()).iter_rows(named=True)
+        ]
+        if not rows:
+            st.caption("None of the chosen KPIs is of this kind, or the data cannot support them.")
+        grid = st.columns(2)
+        for i, row in enumerate(rows):
+            with grid[i % 2]:
+                value = row["value"] if isinstance(row["value"], float) else None
+                same_currency = trend.filter(pl.col("currency") == row["currency"]) if row.get("currency") else trend
+                tiles.tile(
+                    row,
+                    compare_column=compare_column,
+                    delta_column=delta_column,
+                    currency=str(row.get("currency") or currency),
+                    spark=tiles.spark_series(same_currency, str(row["kpi"])),
+                    status=tiles.target_status(str(row["kpi"]), value, elapsed),
                 )
 
-if unavailable:
-    with st.expander(f"{len(unavailable)} KPI(s) unavailable on this data"):
-        for kpi_id, reason in unavailable.items():
-            st.write(f"**{K.get(kpi_id).label}**: {reason}")
+tiles.unavailable_list(unavailable)

@@ -1,6 +1,10 @@
-"""The app through app.py, headless (AppTest)."""
+"""The app through app.py, headless (AppTest): every page, numbers equal kpi_core's, uploads, mapping edits,
+filters and query parameters."""
 
 from __future__ import annotations
+
+import hashlib
+from datetime import date
 
 import polars as pl
 import pytest
@@ -8,35 +12,188 @@ from streamlit.testing.v1 import AppTest
 
 import kpi_core as K
 from kpi_core.formatting import format_value
+from tests import fixtures as F
 from tests.conftest import ROOT
+
+PAGES = [
+    "pages/scorecard.py",
+    "pages/pipeline.py",
+    "pages/activity.py",
+    "pages/customers.py",
+    "pages/segments.py",
+    "pages/data.py",
+    "pages/guide.py",
+]
+MANAGER = [
+    "won_revenue",
+    "quota_attainment",
+    "win_rate",
+    "sales_cycle_days",
+    "avg_deal_size",
+    "deals_won",
+    "activities_per_rep_week",
+    "meetings",
+    "new_opportunities",
+    "pipeline_created",
+    "pipeline_coverage",
+    "weighted_pipeline",
+    "stalled_deals",
+    "overdue_deals",
+    "lead_response_hours",
+]
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
 
+    monkeypatch.setenv("KPI_WORKBENCH_PROFILES", str(tmp_path / "profiles"))
     st.cache_data.clear()
+    st.cache_resource.clear()
+    # A served app leaves the old pages/-directory mode for good once app.py calls st.navigation; AppTest
+    # re-detects the pages/ folder on every run and would then run a switched-to page without app.py.
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+
+
+def shown(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def expected(dataset: K.Dataset, kpis: list[str], *, currency: str = "USD", **kwargs: object) -> dict[str, str]:
+    frame = K.evaluate(dataset, kpis, **kwargs).filter(pl.col("stage").is_null())  # type: ignore[arg-type]
+    return {
+        K.get(r["kpi"]).label: format_value(r["value"], r["unit"], currency, compact=True)
+        for r in frame.iter_rows(named=True)
+    }
+
+
+def test_every_page_renders_through_app_py() -> None:
+    at = app().run()
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert not at.error, (page, [e.value for e in at.error])
+    assert at.title[0].value == "KPI guide"
 
 
 def test_scorecard_shows_the_engines_numbers(sample: K.Dataset) -> None:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = app().run()
+    assert shown(at) == expected(sample, MANAGER, grain="quarter")
+    labels = [m.label for m in at.metric]
+    assert labels.index("Meetings booked") < labels.index("Total revenue (won)")  # leading column first
+
+
+def test_filter_and_grain_change_recompute(sample: K.Dataset) -> None:
+    at = app().run()
+    at.multiselect(key="region").set_value(["EMEA"]).run()
     assert not at.exception
-    shown = {m.label: m.value for m in at.metric}
-    frame = K.evaluate(sample, grain="quarter").filter(pl.col("stage").is_null())
-    expected = {
-        K.get(r["kpi"]).label: format_value(r["value"], r["unit"], "USD", compact=True)
-        for r in frame.iter_rows(named=True)
-    }
-    assert shown == expected
-    assert len(shown) == len(K.REGISTRY) - 3  # all but forecast accuracy and the two per-stage KPIs
-
-
-def test_grain_change_recomputes(sample: K.Dataset) -> None:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert shown(at) == expected(sample, MANAGER, grain="quarter", filters={"region": ["EMEA"]})
     at.selectbox(key="grain").set_value("month").run()
+    assert at.selectbox(key="period").value == "2026-11"
+    assert shown(at) == expected(sample, MANAGER, grain="month", filters={"region": ["EMEA"]})
+
+
+def test_query_parameters_reproduce_a_view(sample: K.Dataset) -> None:
+    at = app()
+    at.query_params["grain"] = "quarter"
+    at.query_params["period"] = "2026-Q3"
+    at.query_params["region"] = "EMEA"
+    at.run()
     assert not at.exception
-    revenue = K.evaluate(sample, ["won_revenue"], grain="month")["value"][0]
-    assert {m.label: m.value for m in at.metric}["Total revenue (won)"] == format_value(
-        revenue, "currency", compact=True
+    assert at.selectbox(key="period").value == "2026-Q3"
+    assert shown(at) == expected(sample, MANAGER, grain="quarter", periods=["2026-Q3"], filters={"region": ["EMEA"]})
+    every = app()
+    every.query_params["grain"] = "all"
+    every.run()
+    assert every.selectbox(key="period").value == "all"
+    assert shown(every) == expected(sample, MANAGER, grain="all")
+
+
+def _upload(at: AppTest, files: list[tuple[str, bytes, str]]) -> AppTest:
+    at.switch_page("pages/data.py").run()
+    at.file_uploader(key="uploader").set_value(files).run()
+    return at
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "mime", "symbol"),
+    [
+        ("report1467143114250.csv", F.salesforce_report_csv, "text/csv", "$"),
+        (
+            "hubspot-crm-exports-todos-negocios-2026-03-31.xlsx",
+            F.hubspot_spanish_xlsx,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "€",
+        ),
+    ],
+)
+def test_upload_an_export_then_see_its_kpis(name: str, make, mime: str, symbol: str) -> None:  # type: ignore[no-untyped-def]
+    data = make()
+    at = _upload(app().run(), [(name, data, mime)])
+    assert not at.exception and not at.error
+    assert at.session_state["source"] == "upload"
+    assert at.expander[0].label.startswith(f"{name} · deals · ")
+    ds = K.Dataset.prepare(K.combine([K.read_file(data, name)]))
+    at.switch_page("pages/scorecard.py").run()
+    assert ds.as_of == date(2026, 3, 15)
+    assert at.selectbox(key="period").value == "2026-Q1"
+    assert shown(at) == expected(ds, MANAGER, grain="quarter", currency="EUR" if symbol == "€" else "USD")
+    assert shown(at)["Deals won"] == "3" and shown(at)["Total revenue (won)"].startswith(symbol)
+
+
+def test_a_bad_file_keeps_the_data_and_says_why() -> None:
+    at = _upload(app().run(), [("notes.csv", b"colour,size\nred,3\n", "text/csv")])
+    assert not at.exception
+    assert "notes.csv: no table recognised" in at.error[0].value
+    assert "keeps the data it had" in at.error[0].value
+    assert at.session_state["source"] == "sample"
+
+
+def test_mapping_edit_changes_the_data() -> None:
+    data = F.salesforce_report_csv()
+    at = _upload(app().run(), [("report.csv", data, "text/csv")])
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    editor = at.data_editor(key=f"mapping_{digest}") if hasattr(at, "data_editor") else None
+    assert editor is not None
+    rows = editor.value["column"].tolist()
+    at.session_state[f"mapping_{digest}"] = {
+        "edited_rows": {
+            rows.index("Opportunity Name"): {"maps to": ""},
+            rows.index("Account Name"): {"maps to": "deal_name"},
+        },
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not at.exception
+    upload = at.session_state["uploads"][0]
+    assert dict(upload.overrides) == {"Opportunity Name": None, "Account Name": "deal_name"}
+    mapping = at.data_editor(key=f"mapping_{digest}").value
+    assert mapping.set_index("column").loc["Account Name", "maps to"] == "deal_name"
+
+
+def test_segments_page_charts_and_drilldown(sample: K.Dataset) -> None:
+    at = app().run()
+    at.switch_page("pages/segments.py").run()
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 6  # ranked bars, trend and heat map for each of two KPIs
+    import json
+
+    spec = json.loads(charts[0].proto.spec)
+    assert spec["mark"]["type"] == "bar" and spec["encoding"]["x"]["axis"]["format"] == "$,.2s"
+    behind = K.rows_behind(sample, "won_revenue", "2026-Q4")
+    assert f"{behind.included.height:,} row(s) from the deals table" in at.caption[-1].value or any(
+        f"{behind.included.height:,} row(s) from the deals table" in c.value for c in at.caption
     )
-    assert "2026-11" in at.caption[0].value
+    assert at.dataframe[0].value.shape[0] == behind.included.height

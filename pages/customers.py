@@ -1,0 +1,70 @@
+"""Customers: MRR and ARR movements, churn and retention, acquisition cost and lifetime value, cohorts."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from kpi_core import breakdowns
+from kpi_core import periods as P
+from ui import charts, state, tiles
+
+dataset = state.current_dataset()
+view = state.current_view(dataset)
+currency = state.display_currency(dataset)
+fy = dataset.settings.fiscal_year_start
+st.title("Customers")
+
+kpis = [
+    "mrr",
+    "arr",
+    "new_customers",
+    "churn_rate",
+    "revenue_churn_rate",
+    "net_revenue_retention",
+    "cac",
+    "cltv",
+    "ltv_cac_ratio",
+    "upsell_rate",
+]
+frame, unavailable, warnings = state.report(view, kpis)
+compare_column, delta_column = state.delta_columns(view)
+rows = list(frame.filter(pl.col("stage").is_null()).iter_rows(named=True))
+grid = st.columns(5)
+for i, row in enumerate(rows):
+    with grid[i % 5]:
+        tiles.tile(
+            row, compare_column=compare_column, delta_column=delta_column, currency=str(row.get("currency") or currency)
+        )
+tiles.unavailable_list(unavailable)
+
+if dataset.has("subscriptions"):
+    months = [
+        P.shift(
+            P.make(min(view.period.end, dataset.as_of) if view.grain != "all" else dataset.as_of, "month", fy), -i, fy
+        )
+        for i in reversed(range(12))
+    ]
+    movements = breakdowns.mrr_movements(dataset, months, view.filter_dict)
+    st.altair_chart(charts.mrr_movements(movements), width="stretch")
+    with st.expander("MRR movements as a table"):
+        table = movements.pivot(on="movement", index="period", values="mrr").select(
+            "period", "start", "new", "expansion", "contraction", "churn", "end"
+        )
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                c: st.column_config.NumberColumn(c.capitalize(), format="dollar")
+                for c in table.columns
+                if c != "period"
+            },
+        )
+    cohorts = breakdowns.cohort_retention(dataset, filters=view.filter_dict)
+    if cohorts.height:
+        st.altair_chart(charts.cohort_heatmap(cohorts), width="stretch")
+else:
+    st.info(
+        "MRR, churn and cohorts need a subscriptions table (account, start date, end date, MRR). Load one on the Data page."
+    )

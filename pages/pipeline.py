@@ -1,0 +1,173 @@
+"""Pipeline: funnel and stage conversion, time in stage, stalled and past-due deals, coverage, forecast, velocity."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+import kpi_core as K
+from kpi_core import breakdowns
+from kpi_core.formatting import format_value
+from ui import charts, state, tiles
+
+dataset = state.current_dataset()
+view = state.current_view(dataset)
+currency = state.display_currency(dataset)
+st.title("Pipeline")
+st.caption(f"{view.period.label} · open pipeline as of {dataset.as_of:%d %b %Y} · deals closing in the period")
+
+if not dataset.has("deals"):
+    st.info("The pipeline needs a deals export. Load one on the Data page.")
+    st.stop()
+
+kpis = [
+    "open_pipeline",
+    "weighted_pipeline",
+    "won_revenue",
+    "pipeline_coverage",
+    "sales_velocity",
+    "win_rate",
+    "avg_deal_size",
+    "sales_cycle_days",
+]
+frame, unavailable, warnings = state.report(view, kpis)
+values = {
+    r["kpi"]: r["value"]
+    for r in frame.filter(pl.col("currency").is_null() if "currency" in frame.columns else pl.lit(True)).iter_rows(
+        named=True
+    )
+}
+for warning in warnings:
+    st.warning(warning)
+
+st.subheader("Coverage and forecast")
+cols = st.columns(4)
+forecast = (
+    (values.get("won_revenue") or 0.0) + (values.get("weighted_pipeline") or 0.0)
+    if "weighted_pipeline" in values
+    else None
+)
+with cols[0]:
+    st.metric(
+        "Open pipeline",
+        format_value(values.get("open_pipeline"), "currency", currency, compact=True),
+        border=True,
+        help=K.get("open_pipeline").formula,
+    )
+with cols[1]:
+    st.metric(
+        "Weighted pipeline",
+        format_value(values.get("weighted_pipeline"), "currency", currency, compact=True),
+        border=True,
+        help=K.get("weighted_pipeline").formula,
+    )
+with cols[2]:
+    st.metric(
+        "Forecast (won + weighted)",
+        format_value(forecast, "currency", currency, compact=True),
+        border=True,
+        help="Won revenue to date in the period plus the weighted open pipeline closing in it.",
+    )
+with cols[3]:
+    coverage = values.get("pipeline_coverage")
+    st.metric(
+        "Coverage of the remaining target",
+        format_value(coverage, "ratio"),
+        border=True,
+        help=K.get("pipeline_coverage").meaning,
+    )
+    status = tiles.target_status("pipeline_coverage", coverage, 1.0)
+    if status:
+        st.caption(tiles.STATUS_ICON[status])
+
+st.subheader("Sales velocity and its four components")
+cols = st.columns(5)
+velocity_parts = [
+    ("sales_velocity", "Velocity"),
+    ("win_rate", "Win rate"),
+    ("avg_deal_size", "Average deal size"),
+    ("sales_cycle_days", "Sales cycle"),
+]
+behind = K.rows_behind(dataset, "open_pipeline", view.period)
+with cols[0]:
+    st.metric(
+        "Open opportunities", f"{behind.included.height:,}", border=True, help="Open deals closing in the period."
+    )
+for col, (kpi_id, label) in zip(cols[1:], velocity_parts, strict=True):
+    with col:
+        st.metric(
+            label,
+            format_value(values.get(kpi_id), K.get(kpi_id).unit, currency, compact=True),
+            border=True,
+            help=K.get(kpi_id).formula,
+        )
+
+left, right = st.columns(2, gap="large")
+with left:
+    funnel = breakdowns.funnel(dataset, view.period if view.grain != "all" else None, view.filter_dict)
+    if funnel.height and funnel["reached"][0]:
+        st.altair_chart(charts.funnel(funnel), width="stretch")
+        inferred = not dataset.has("stage_history")
+        st.caption(
+            f"Deals created in {view.period.label}. "
+            + ("Inferred from each deal's furthest stage (no stage history)." if inferred else "From stage history.")
+        )
+    else:
+        st.info("No deals were created in this period.")
+with right:
+    stages, _, _ = state.report(view, ["time_in_stage_days"])
+    if stages.height:
+        data = stages.select(pl.col("stage"), pl.col("value"))
+        st.altair_chart(
+            charts.bars_by(
+                data,
+                category="stage",
+                unit="days",
+                title="Average days in stage (stages left in the period)",
+                sort=list(dataset.stage_order),
+            ),
+            width="stretch",
+        )
+    else:
+        st.info(
+            unavailable.get("time_in_stage_days")
+            or "Time in stage needs stage history (Salesforce OpportunityHistory or "
+            "HubSpot 'Date entered' columns); no stage was left in this period."
+        )
+
+columns = [
+    "deal_id",
+    "deal_name",
+    "account",
+    "owner",
+    "stage",
+    "amount",
+    "close_date",
+    "created_date",
+    "stage_entered_at",
+    "last_activity",
+]
+config = {
+    "amount": st.column_config.NumberColumn("Amount", format="dollar"),
+    "close_date": st.column_config.DateColumn("Close date"),
+    "created_date": st.column_config.DateColumn("Created"),
+    "stage_entered_at": st.column_config.DatetimeColumn("In stage since", format="D MMM YYYY"),
+    "last_activity": st.column_config.DateColumn("Last activity"),
+}
+missing = K.availability(dataset, ["stalled_deals", "overdue_deals"])
+for kpi_id, title in (("stalled_deals", "Stalled deals"), ("overdue_deals", "Past-due open deals")):
+    st.subheader(title)
+    if kpi_id in missing:
+        st.info(missing[kpi_id])
+        continue
+    rows = K.rows_behind(dataset, kpi_id, "all").included
+    for dim, chosen in view.filters:
+        if dim in rows.columns:
+            rows = rows.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
+    shown = (
+        rows.select([c for c in columns if c in rows.columns]).sort("amount", descending=True, nulls_last=True)
+        if rows.height
+        else rows
+    )
+    st.caption(f"{rows.height:,} deal(s) · {K.get(kpi_id).formula}")
+    st.dataframe(shown.head(500), hide_index=True, column_config=config, width="stretch")

@@ -1,0 +1,141 @@
+"""Segments: KPIs by dimension over periods, ranked, as trends and as a heat map; click to drill down."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+import kpi_core as K
+from kpi_core.export import to_csv, to_xlsx
+from ui import charts, state
+
+dataset = state.current_dataset()
+view = state.current_view(dataset)
+fy = dataset.settings.fiscal_year_start
+st.title("Segments")
+
+choices = [k.id for k in K.REGISTRY if not k.per_stage and k.scope != "snapshots"]
+dims = [d for d in dataset.dimensions() if d not in ("type", "source")]
+top = st.columns([3, 2, 1])
+kpis = top[0].multiselect(
+    "KPIs", choices, default=["won_revenue", "win_rate"], key="seg_kpis", format_func=lambda k: K.get(k).label
+)
+dim = top[1].selectbox(
+    "Split by",
+    dims,
+    index=dims.index("region") if "region" in dims else 0,
+    key="seg_dim",
+    format_func=lambda d: d.replace("_", " ").capitalize(),
+)
+count = (
+    top[2].number_input("Periods", min_value=2, max_value=24, value=6, key="seg_periods") if view.grain != "all" else 1
+)
+chosen_periods = view.trailing(int(count), fy)
+if not kpis or not dim:
+    st.info("Choose at least one KPI and a dimension.")
+    st.stop()
+
+picked: dict[str, str] = {}
+for kpi_id in kpis:
+    kpi = K.get(kpi_id)
+    frame, unavailable, _ = state.report(view, [kpi_id], periods=chosen_periods, by=(dim,))
+    st.subheader(kpi.label)
+    if kpi_id in unavailable:
+        st.info(unavailable[kpi_id])
+        continue
+    frame = frame.filter(pl.col(dim).is_not_null())
+    if "currency" in frame.columns and frame["currency"].n_unique() > 1:
+        st.caption("Several currencies: showing the most common one; the table below has them all.")
+        top_currency = frame.group_by("currency").len().sort("len", descending=True)["currency"][0]
+        frame = frame.filter(pl.col("currency") == top_currency)
+    current = frame.filter(pl.col("period") == view.period.label)
+    pick = alt.selection_point(fields=[dim], name="pick")
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        event = st.altair_chart(
+            charts.ranked_bars(current, segment=dim, unit=kpi.unit, title=f"{view.period.label}", selection=pick),
+            on_select="rerun",
+            key=f"bars_{kpi_id}",
+            width="stretch",
+        )
+        selected = event.get("selection", {}).get("pick", []) if isinstance(event, dict) else []
+        if selected:
+            picked[kpi_id] = str(selected[0].get(dim))
+    with right:
+        leaders = current.sort("value", descending=True, nulls_last=True)[dim].cast(pl.String).head(8).to_list()
+        trend = frame.filter(pl.col(dim).cast(pl.String).is_in(leaders))
+        if view.grain != "all":
+            st.altair_chart(
+                charts.trend_lines(trend, segment=dim, unit=kpi.unit, title="Trend (top 8 segments)"), width="stretch"
+            )
+    if view.grain != "all":
+        st.altair_chart(
+            charts.heatmap(
+                frame, segment=dim, unit=kpi.unit, title=f"{kpi.label} by {dim.replace('_', ' ')} and period"
+            ),
+            width="stretch",
+        )
+
+st.divider()
+st.subheader("Rows behind a value")
+values = (
+    sorted(dataset.table("deals")[dim].cast(pl.String).drop_nulls().unique().to_list())
+    if dataset.has("deals") and dim in dataset.table("deals").columns
+    else []
+)
+cols = st.columns(3)
+drill_kpi = cols[0].selectbox("KPI", kpis, key="drill_kpi", format_func=lambda k: K.get(k).label)
+default_segment = picked.get(drill_kpi)
+segment_options = ["(all)", *values]
+index = segment_options.index(default_segment) if default_segment in segment_options else 0
+segment = cols[1].selectbox(
+    dim.replace("_", " ").capitalize(), segment_options, index=index, key=f"drill_segment_{default_segment}"
+)
+period_label = cols[2].selectbox("Period", [p.label for p in reversed(chosen_periods)], key="drill_period")
+try:
+    behind = K.rows_behind(dataset, drill_kpi, period_label, None if segment == "(all)" else {dim: segment})
+except ValueError as exc:
+    st.info(str(exc))
+    st.stop()
+rows = behind.included
+for name, chosen in view.filters:
+    if name in rows.columns:
+        rows = rows.filter(pl.col(name).cast(pl.String).is_in(list(chosen)))
+hidden = {"reached", "win_probability", "existing_customer", "stalled", "overdue", "cycle_days", "status"}
+visible = [c for c in rows.columns if c not in hidden]
+st.caption(
+    f"{rows.height:,} row(s) from the {behind.table} table make up {K.get(drill_kpi).label} in {period_label}"
+    f"{'' if segment == '(all)' else f' for {segment}'}; {behind.excluded.height:,} row(s) of the same period were left out."
+)
+config = {
+    c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="dollar")
+    for c in ("amount", "gross_profit", "mrr", "value")
+    if c in visible
+}
+st.dataframe(rows.select(visible).head(2000), hide_index=True, column_config=config, width="stretch")
+if behind.excluded.height:
+    with st.expander("Rows left out, and why"):
+        st.dataframe(
+            K.exclusions(dataset, drill_kpi, period_label, None if segment == "(all)" else {dim: segment}),
+            hide_index=True,
+        )
+        st.dataframe(
+            behind.excluded.select([c for c in ["reason", *visible] if c in behind.excluded.columns]).head(1000),
+            hide_index=True,
+        )
+stem = f"{drill_kpi}_{period_label}_{segment}".replace(" ", "_").replace("/", "-")
+cols = st.columns(2)
+table = rows.select(visible)
+# the files are built only when clicked (an XLSX of 100k rows takes seconds)
+cols[0].download_button("Download CSV", lambda: to_csv(table), f"{stem}.csv", "text/csv", key="dl_csv")
+if rows.height <= 100_000:
+    cols[1].download_button(
+        "Download XLSX",
+        lambda: to_xlsx(table, sheet=drill_kpi),
+        f"{stem}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="dl_xlsx",
+    )
+else:
+    cols[1].caption("XLSX is offered up to 100,000 rows; use CSV for more.")

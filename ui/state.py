@@ -1,0 +1,207 @@
+"""Which data the app shows and the view chosen in the sidebar, with caches keyed on small values.
+
+Big frames live in ``st.cache_resource`` (shared, never copied); results of the engine, which are small,
+in ``st.cache_data``. Uploaded bytes are kept once per digest, outside the session state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import polars as pl
+import streamlit as st
+
+import kpi_core as K
+from kpi_core import periods as P
+from kpi_core.ingest import FileImport
+from kpi_core.periods import GRAINS, Grain, Period
+from sample_data import load_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+MAVEN_DIR = ROOT.parent / "shared" / "data" / "maven-crm"
+MAVEN_FILES = ("sales_pipeline.csv", "sales_teams.csv", "products.csv", "accounts.csv")
+SOURCES = {"sample": "Sample company", "maven": "Maven public data", "upload": "Your uploads"}
+COMPARE = {"previous period": "previous", "same period last year": "last_year"}
+"""Comparison choice as shown (and put in the URL) -> the engine's comparison."""
+FILTER_DIMS = ("region", "product", "owner", "team", "segment")
+MORE_DIMS = ("manager", "lead_source", "deal_type", "pipeline", "industry", "family", "forecast_category", "currency")
+CURRENCIES = ("USD", "EUR", "GBP", "JPY", "INR", "BRL", "CAD", "AUD", "CHF")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file as the user set it up: its digest, name, and mapping choices."""
+
+    digest: str
+    name: str
+    overrides: tuple[tuple[str, str | None], ...] = ()
+    stages: str | None = None  # the edited stage map as JSON rows
+    sheet: str | None = None
+
+
+@st.cache_resource(show_spinner=False)
+def blob_store() -> dict[str, bytes]:
+    """Uploaded bytes by digest (one copy, shared; never in the session state)."""
+    return {}
+
+
+def remember(data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    blob_store()[digest] = data
+    return digest
+
+
+@st.cache_resource(max_entries=32, show_spinner="Reading the file…")
+def imported(upload: Upload) -> FileImport:
+    stages = pl.DataFrame(json.loads(upload.stages)) if upload.stages else None
+    return K.read_file(
+        blob_store()[upload.digest],
+        upload.name,
+        overrides=dict(upload.overrides) or None,
+        stages=stages,
+        sheet=upload.sheet,
+    )
+
+
+@st.cache_resource(max_entries=6, show_spinner="Preparing the data…")
+def dataset_for(source: str, uploads: tuple[Upload, ...], fiscal_year_start: int, currency: str) -> K.Dataset:
+    settings = K.Settings(fiscal_year_start=fiscal_year_start, currency=currency)
+    if source == "maven":
+        raw = K.combine(K.read_file((MAVEN_DIR / n).read_bytes(), n) for n in MAVEN_FILES)
+    elif source == "upload":
+        raw = K.combine(imported(u) for u in uploads)
+    else:
+        raw = load_sample()
+    return K.Dataset.prepare(raw, settings=settings)
+
+
+def maven_available() -> bool:
+    return all((MAVEN_DIR / n).exists() for n in MAVEN_FILES)
+
+
+def uploads() -> tuple[Upload, ...]:
+    return tuple(st.session_state.get("uploads", ()))
+
+
+def source() -> str:
+    chosen = st.session_state.get("source", "sample")
+    if chosen == "upload" and not uploads():
+        return "sample"
+    if chosen == "maven" and not maven_available():
+        return "sample"
+    return str(chosen)
+
+
+def dataset_key() -> tuple[str, tuple[Upload, ...], int, str]:
+    chosen = source()
+    return (
+        chosen,
+        uploads() if chosen == "upload" else (),
+        int(st.session_state.get("fiscal_year_start", 1)),
+        str(st.session_state.get("reporting_currency", "USD")),
+    )
+
+
+def current_dataset() -> K.Dataset:
+    return dataset_for(*dataset_key())
+
+
+@dataclass(frozen=True)
+class View:
+    """What the sidebar chose: grain, period, comparison and segment filters."""
+
+    grain: Grain
+    period: Period
+    compare: str
+    filters: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def filter_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.filters}
+
+    def trailing(self, n: int, fy: int) -> list[Period]:
+        """The ``n`` periods ending with the chosen one (for sparklines and trends)."""
+        if self.grain == "all":
+            return [self.period]
+        return [P.shift(self.period, -i, fy) for i in reversed(range(n))]
+
+
+def period_options(dataset: K.Dataset, grain: Grain) -> list[str]:
+    """Period labels to offer: the last two years up to the one holding the as-of date, newest first."""
+    fy = dataset.settings.fiscal_year_start
+    current = P.make(dataset.as_of, grain, fy)
+    if grain == "all":
+        return ["all"]
+    count = {"week": 104, "month": 24, "quarter": 8, "year": 3}[grain]
+    return [P.shift(current, -i, fy).label for i in range(count)]
+
+
+def current_view(dataset: K.Dataset) -> View:
+    fy = dataset.settings.fiscal_year_start
+    grain = cast(Grain, st.session_state.get("grain", "quarter"))
+    if grain not in GRAINS:
+        grain = "quarter"
+    label = st.session_state.get("period")
+    try:
+        period = P.parse(str(label), fy) if label else P.make(dataset.as_of, grain, fy)
+        if period.grain != grain:
+            raise ValueError
+    except ValueError:
+        period = P.make(dataset.as_of, grain, fy)
+    dims = set(dataset.dimensions())
+    filters = tuple(
+        (dim, tuple(st.session_state.get(dim) or ()))
+        for dim in (*FILTER_DIMS, *MORE_DIMS)
+        if dim in dims and st.session_state.get(dim)
+    )
+    return View(grain, period, COMPARE.get(str(st.session_state.get("compare")), "previous"), filters)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def cached_report(
+    key: tuple[str, tuple[Upload, ...], int, str],
+    kpis: tuple[str, ...] | None,
+    grain: str,
+    periods: tuple[str, ...],
+    by: tuple[str, ...],
+    filters: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
+    """The engine's report for small, hashable arguments (the dataset is found by its key)."""
+    dataset = dataset_for(*key)
+    result = K.report(
+        dataset,
+        list(kpis) if kpis else None,
+        grain=cast(Grain, grain),
+        periods=list(periods),
+        by=list(by),
+        filters={k: list(v) for k, v in filters},
+    )
+    return result.frame, result.unavailable, result.warnings
+
+
+def report(
+    view: View, kpis: list[str] | None = None, *, periods: list[Period] | None = None, by: tuple[str, ...] = ()
+) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
+    chosen = periods or [view.period]
+    return cached_report(
+        dataset_key(), tuple(kpis) if kpis else None, view.grain, tuple(p.label for p in chosen), by, view.filters
+    )
+
+
+def delta_columns(view: View) -> tuple[str, str]:
+    """The comparison value and delta columns for the chosen comparison."""
+    return ("last_year", "last_year_delta") if view.compare == "last_year" else ("previous", "delta")
+
+
+def display_currency(dataset: K.Dataset) -> str:
+    """The currency amounts are in: the deals' own when they have one (and were not converted), else the
+    reporting currency."""
+    if dataset.has("deals") and "currency" in dataset.table("deals").columns:
+        found = dataset.table("deals").get_column("currency").drop_nulls().unique().to_list()
+        if len(found) == 1:
+            return str(found[0])
+    return dataset.settings.currency

@@ -1,0 +1,71 @@
+"""KPI tiles: value, delta coloured by the KPI's good direction, sparkline, status against target."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+import kpi_core as K
+from kpi_core.formatting import format_delta, format_value
+
+STATUS_ICON = {"on track": ":green[● On track]", "at risk": ":orange[● At risk]", "off track": ":red[● Off track]"}
+
+
+def target_status(kpi_id: str, value: float | None, elapsed: float) -> str | None:
+    """On track / at risk / off track for KPIs measured against a target."""
+    if value is None:
+        return None
+    if kpi_id == "quota_attainment":
+        pace = value / max(elapsed, 0.01)
+        return "on track" if pace >= 1.0 else "at risk" if pace >= 0.85 else "off track"
+    if kpi_id == "pipeline_coverage":
+        return "on track" if value >= 3 else "at risk" if value >= 2 else "off track"
+    return None
+
+
+def tile(
+    row: dict[str, object],
+    *,
+    compare_column: str,
+    delta_column: str,
+    currency: str,
+    spark: list[float | None] | None = None,
+    status: str | None = None,
+) -> None:
+    kpi = K.get(str(row["kpi"]))
+    value = row["value"] if isinstance(row["value"], float | int) else None
+    delta = row[delta_column] if isinstance(row[delta_column], float | int) else None
+    basis = row[compare_column]
+    compare_text = "vs last year" if compare_column == "last_year" else "vs prior period"
+    ptd = " (period to date)" if row.get("period_to_date") else ""
+    help_text = (
+        f"**{kpi.label}** · {kpi.indicator}, {kpi.unit.replace('_', ' ')}, "
+        f"{'higher' if kpi.direction == 'up' else 'lower'} is better\n\n{kpi.meaning}\n\n**Formula:** {kpi.formula}\n\n"
+        f"**Compared with:** {format_value(basis if isinstance(basis, float | int) else None, kpi.unit, currency)}{ptd}"
+    )
+    chart = [v if v is not None else 0.0 for v in spark] if spark and any(v is not None for v in spark) else None
+    st.metric(
+        kpi.label,
+        format_value(value, kpi.unit, currency, compact=True),
+        delta=format_delta(delta, kpi.unit, currency) or None,
+        delta_color="inverse" if kpi.direction == "down" else "off" if kpi.direction == "neutral" else "normal",
+        delta_description=compare_text if delta is not None else None,
+        help=help_text,
+        border=True,
+        chart_data=chart,
+        chart_type="line",
+    )
+    if status:
+        st.caption(STATUS_ICON[status])
+
+
+def unavailable_list(unavailable: dict[str, str]) -> None:
+    if not unavailable:
+        return
+    with st.expander(f"{len(unavailable)} KPI(s) need more data"):
+        for kpi_id, reason in unavailable.items():
+            st.markdown(f"**{K.get(kpi_id).label}** — {reason}")
+
+
+def spark_series(frame: pl.DataFrame, kpi_id: str) -> list[float | None]:
+    return frame.filter((pl.col("kpi") == kpi_id) & pl.col("stage").is_null())["value"].to_list()
