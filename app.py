@@ -39,16 +39,12 @@ with st.sidebar:
     dims = dataset.dimensions()
     for dim in state.FILTER_DIMS:
         if dim in dims:
-            values = (
-                dataset.table("deals")[dim].cast(str).drop_nulls().unique().sort().to_list()
-                if dataset.has("deals") and dim in dataset.table("deals").columns
-                else []
-            )
+            values = state.dimension_values(dataset, dim)
             st.multiselect(dim.replace("_", " ").capitalize(), values, key=dim, bind="query-params", placeholder="All")
     with st.expander("More filters and settings"):
         for dim in state.MORE_DIMS:
             if dim in dims and dataset.has("deals") and dim in dataset.table("deals").columns:
-                values = dataset.table("deals")[dim].cast(str).drop_nulls().unique().sort().to_list()
+                values = state.dimension_values(dataset, dim)
                 st.multiselect(
                     dim.replace("_", " ").capitalize(), values, key=dim, bind="query-params", placeholder="All"
                 )

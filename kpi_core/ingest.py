@@ -295,7 +295,7 @@ def _tidy(
             lonely = row["filled"] <= 1 and body.width >= 3
             if FOOTER.search(text) or lonely:
                 cut = row["i"]
-                footer_text += " " + text
+                footer_text = f"{text} | {footer_text}" if footer_text else text
             else:
                 break
         body = body.head(cut)
@@ -323,7 +323,7 @@ def _tidy(
         delimiter,
         sheet,
         sheets,
-        head_text + footer_text,
+        head_text + "\n" + footer_text,
         tuple(dropped),
     )
 
@@ -677,7 +677,7 @@ def read_file(
                 kind,
                 name,
                 grid.footer_rows,
-                grid.head_text.strip()[-120:],
+                grid.head_text.rsplit("\n", 1)[-1][:200],
                 "info",
                 "report titles, totals and copyright lines are not data",
             )

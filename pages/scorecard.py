@@ -82,8 +82,9 @@ if not chosen:
     st.info("Choose the KPIs to show above, or pick a view.")
     st.stop()
 
-frame, unavailable, warnings = state.report(view, chosen)
-trend, _, _ = state.report(view, chosen, periods=view.trailing(8, fy))
+# one evaluation gives the tiles (the last period, with its comparisons) and the sparklines (all eight)
+trend, unavailable, warnings = state.report(view, chosen, periods=view.trailing(8, fy))
+frame = trend.filter(pl.col("period") == view.period.label) if trend.height else trend
 for warning in warnings:
     st.warning(warning)
 

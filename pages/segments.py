@@ -79,11 +79,7 @@ for kpi_id in kpis:
 
 st.divider()
 st.subheader("Rows behind a value")
-values = (
-    sorted(dataset.table("deals")[dim].cast(pl.String).drop_nulls().unique().to_list())
-    if dataset.has("deals") and dim in dataset.table("deals").columns
-    else []
-)
+values = state.dimension_values(dataset, dim)
 cols = st.columns(3)
 drill_kpi = cols[0].selectbox("KPI", kpis, key="drill_kpi", format_func=lambda k: K.get(k).label)
 default_segment = picked.get(drill_kpi)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -14,8 +15,12 @@ DEFAULT_SEED = 7
 
 
 def load_sample() -> dict[str, pl.DataFrame]:
-    """The committed default sample (regenerated from the seed if the files are missing)."""
-    files = sorted(COMPANY_DIR.glob("*.parquet"))
+    """The committed default sample (regenerated from the seed if the files are missing).
+
+    ``KPI_WORKBENCH_SAMPLE`` may name another folder of canonical Parquet files (a bigger company written by
+    ``python -m sample_data --out DIR``), which the app then opens instead."""
+    folder = Path(os.environ.get("KPI_WORKBENCH_SAMPLE") or COMPANY_DIR)
+    files = sorted(folder.glob("*.parquet"))
     if not files:
         return generate(DEFAULT_DEALS, seed=DEFAULT_SEED)
     return {f.stem: pl.read_parquet(f) for f in files}

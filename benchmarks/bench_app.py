@@ -1,0 +1,113 @@
+"""App benchmark (server side, AppTest): first render of the sample company, and filter-change reruns of
+the scorecard and segments pages with 1M deals loaded.
+
+    .venv/bin/python benchmarks/bench_app.py [--deals 1000000] [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FIRST_RENDER = """
+import time, sys
+sys.path.insert(0, {root!r})
+started = time.perf_counter()
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({app!r}, default_timeout=120).run()
+assert not at.exception, at.exception
+print(time.perf_counter() - started)
+"""
+
+
+def first_render() -> float:
+    """A fresh process: import, load the committed sample, prepare, evaluate, render the scorecard."""
+    code = FIRST_RENDER.format(root=str(ROOT), app=str(ROOT / "app.py"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deals", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+
+    renders = [first_render() for _ in range(3)]
+    print(
+        f"first render of the sample company (fresh process, cold caches): median {statistics.median(renders):.2f} s "
+        f"of {len(renders)}  (target <= 3 s)"
+    )
+
+    folder = ROOT / "benchmarks" / "data" / str(args.deals)
+    if not (folder / "deals.parquet").exists():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sample_data",
+                "--deals",
+                str(args.deals),
+                "--activities-per-deal",
+                "10",
+                "--leads-per-deal",
+                "1",
+                "--out",
+                str(folder),
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    os.environ["KPI_WORKBENCH_SAMPLE"] = str(folder)
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest
+
+    original = PagesManager.__init__
+
+    def init(self, *a, **k) -> None:  # type: ignore[no-untyped-def]
+        original(self, *a, **k)
+        PagesManager.uses_pages_directory = False  # as a served app after st.navigation (see tests/test_app.py)
+
+    PagesManager.__init__ = init  # type: ignore[method-assign]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    started = time.perf_counter()
+    at.run()
+    print(f"{args.deals:,} deals: first run (load Parquet, prepare, evaluate) {time.perf_counter() - started:.1f} s")
+    regions = ["North America", "EMEA", "APAC", "LATAM"]
+
+    def reruns(label: str) -> None:
+        import streamlit as st
+
+        for cached in (False, True):
+            times = []
+            for i in range(args.runs):
+                at.multiselect(key="region").set_value([regions[i % len(regions)]])
+                if not cached:
+                    st.cache_data.clear()  # a filter never chosen before: everything is recomputed
+                started = time.perf_counter()
+                at.run()
+                times.append(time.perf_counter() - started)
+                assert not at.exception, at.exception
+            kind = "repeat filter (cached results)" if cached else "new filter (recomputed)"
+            print(
+                f"{label}, {kind}: rerun median {statistics.median(times) * 1000:.0f} ms "
+                f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {args.runs} runs"
+            )
+
+    at.multiselect(key="region").set_value([]).run()
+    reruns("scorecard (target <= 300 ms)")
+    at.switch_page("pages/segments.py").run()
+    reruns("segments (target <= 500 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""A real browser (Playwright driving Debian's Chromium) against the served app: upload, numbers, charts,
+a filter change, and a screenshot of every page in tests/artifacts/ (look at them after changing a page)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import kpi_core as K
+from kpi_core.formatting import format_value
+from tests import fixtures as F
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGES = ["Scorecard", "Pipeline", "Activity", "Customers", "Segments", "Data", "KPI guide"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Chromium for the browser tests (.ci/run installs Debian's chromium)")
+    pytest.skip("no Chromium on this machine", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    home = tmp_path_factory.mktemp("home")
+    env = {**os.environ, "HOME": str(home), "KPI_WORKBENCH_PROFILES": str(home / "profiles")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.fileWatcherType",
+            "none",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            raise RuntimeError("the app did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("HOME", str(tmp_path_factory.mktemp("chromium-home")))
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield launched
+        launched.close()
+
+
+def _metric(page, label: str) -> str:  # type: ignore[no-untyped-def]
+    tile = page.locator('[data-testid="stMetric"]').filter(has=page.get_by_text(label, exact=True)).first
+    return str(tile.locator('[data-testid="stMetricValue"]').inner_text()).strip()
+
+
+def _open(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
+    page.wait_for_selector(f'h1:has-text("{name}")', timeout=60_000)
+    page.wait_for_timeout(1500)
+
+
+def test_sample_scorecard_upload_filter_and_every_page(server: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    sample = K.Dataset.prepare(__import__("sample_data").load_sample())
+    revenue = K.evaluate(sample, ["won_revenue"], grain="quarter")["value"][0]
+    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    page.goto(server)
+    page.wait_for_selector("svg.marks", timeout=60_000)  # the sparklines drew
+    assert _metric(page, "Total revenue (won)") == format_value(revenue, "currency", compact=True)
+    for name in PAGES:
+        _open(page, name)
+        if name in ("Pipeline", "Activity", "Customers", "Segments"):
+            page.wait_for_selector("svg.marks", timeout=60_000)
+            assert page.locator("svg.marks").count() >= 2, name
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        page.screenshot(path=str(ARTIFACTS / f"{name.lower().replace(' ', '_')}.png"), full_page=True)
+
+    # upload a Salesforce report export on the Data page
+    report = tmp_path / "report1467143114250.csv"
+    report.write_bytes(F.salesforce_report_csv())
+    _open(page, "Data")
+    page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(report))
+    page.wait_for_selector("text=report1467143114250.csv · deals · salesforce", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "data_uploaded.png"), full_page=True)
+    _open(page, "Scorecard")
+    page.wait_for_selector("text=Your uploads", timeout=60_000)
+    assert _metric(page, "Deals won") == "3"
+    assert _metric(page, "Total revenue (won)") == format_value(
+        sum(d.amount for d in F.DEALS if d.status == "won"), "currency", compact=True
+    )
+
+    # a filter: one owner
+    owner = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(
+        has=page.get_by_text("Owner", exact=True)
+    )
+    owner.click()
+    page.get_by_role("option", name="Ana Núñez").click()
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => window.location.search.includes('owner=')", timeout=30_000)
+    page.wait_for_timeout(2000)
+    won_by_ana = [d for d in F.DEALS if d.status == "won" and d.owner == "Ana Núñez"]
+    assert _metric(page, "Deals won") == str(len(won_by_ana))
+    page.screenshot(path=str(ARTIFACTS / "scorecard_filtered.png"), full_page=True)
