@@ -11,6 +11,8 @@ from kpi_core import periods as P
 from kpi_core.formatting import format_value
 from ui import charts, state
 
+state.through_entrypoint()
+
 dataset = state.current_dataset()
 view = state.current_view(dataset)
 currency = state.display_currency(dataset)

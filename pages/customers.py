@@ -9,6 +9,8 @@ from kpi_core import breakdowns
 from kpi_core import periods as P
 from ui import charts, state, tiles
 
+state.through_entrypoint()
+
 dataset = state.current_dataset()
 view = state.current_view(dataset)
 currency = state.display_currency(dataset)

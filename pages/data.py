@@ -13,6 +13,8 @@ from kpi_core.columns import ALIASES
 from kpi_core.profiles import ProfileStore, profile_of
 from ui import state
 
+state.through_entrypoint()
+
 st.title("Data")
 st.caption(
     "Drop the spreadsheets your CRM exports (Salesforce, HubSpot, Pipedrive, Zoho, Dynamics, or any CSV/XLSX). "

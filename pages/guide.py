@@ -6,6 +6,9 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core.registry import UNIT_NAMES
+from ui import state
+
+state.through_entrypoint()
 
 st.title("KPI guide")
 st.caption("Generated from the KPI registry: the definitions the numbers are computed with.")

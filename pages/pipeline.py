@@ -10,6 +10,8 @@ from kpi_core import breakdowns
 from kpi_core.formatting import format_value
 from ui import charts, state, tiles
 
+state.through_entrypoint()
+
 dataset = state.current_dataset()
 view = state.current_view(dataset)
 currency = state.display_currency(dataset)

@@ -8,6 +8,8 @@ import streamlit as st
 import kpi_core as K
 from ui import state, tiles
 
+state.through_entrypoint()
+
 PRESETS = {
     "Executive": [
         "won_revenue",
@@ -117,3 +119,30 @@ for column, indicator, title in ((leading, "leading", "Leading indicators"), (la
                 )
 
 tiles.unavailable_list(unavailable)
+
+with st.expander("Rows behind a number"):
+    shown_ids = [r["kpi"] for r in frame.filter(pl.col("stage").is_null()).iter_rows(named=True)]
+    if shown_ids:
+        kpi_id = st.selectbox(
+            "KPI", list(dict.fromkeys(shown_ids)), key="scorecard_rows_kpi", format_func=lambda k: K.get(k).label
+        )
+        behind = K.rows_behind(dataset, kpi_id, view.period)
+        rows = behind.included
+        for dim, chosen in view.filters:
+            if dim in rows.columns:
+                rows = rows.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
+        hidden = {"reached", "win_probability", "existing_customer", "stalled", "overdue", "cycle_days", "status"}
+        st.caption(
+            f"{rows.height:,} row(s) of the {behind.table} table; {behind.excluded.height:,} row(s) of the same period "
+            "left out (see Segments for why, and for downloads)."
+        )
+        st.dataframe(
+            rows.select([c for c in rows.columns if c not in hidden]).head(1000),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="dollar")
+                for c in ("amount", "gross_profit", "mrr")
+                if c in rows.columns
+            },
+        )

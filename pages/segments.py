@@ -10,6 +10,8 @@ import kpi_core as K
 from kpi_core.export import to_csv, to_xlsx
 from ui import charts, state
 
+state.through_entrypoint()
+
 dataset = state.current_dataset()
 view = state.current_view(dataset)
 fy = dataset.settings.fiscal_year_start
@@ -69,6 +71,11 @@ for kpi_id in kpis:
             st.altair_chart(
                 charts.trend_lines(trend, segment=dim, unit=kpi.unit, title="Trend (top 8 segments)"), width="stretch"
             )
+    if view.grain != "all":
+        st.altair_chart(
+            charts.small_multiples(trend, segment=dim, unit=kpi.unit, title="Each segment on its own (top 8)"),
+            width="content",
+        )
     if view.grain != "all":
         st.altair_chart(
             charts.heatmap(

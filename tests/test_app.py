@@ -187,7 +187,7 @@ def test_segments_page_charts_and_drilldown(sample: K.Dataset) -> None:
     at = app().run()
     at.switch_page("pages/segments.py").run()
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 6  # ranked bars, trend and heat map for each of two KPIs
+    assert len(charts) == 8  # ranked bars, trend, small multiples and heat map for each of two KPIs
     import json
 
     spec = json.loads(charts[0].proto.spec)
@@ -197,3 +197,44 @@ def test_segments_page_charts_and_drilldown(sample: K.Dataset) -> None:
         f"{behind.included.height:,} row(s) from the deals table" in c.value for c in at.caption
     )
     assert at.dataframe[0].value.shape[0] == behind.included.height
+
+
+def test_pipeline_and_customers_show_the_engines_numbers(sample: K.Dataset) -> None:
+    at = app().run()
+    at.switch_page("pages/pipeline.py").run()
+    values = {
+        r["kpi"]: r["value"] for r in K.evaluate(sample, grain="quarter").iter_rows(named=True) if r["stage"] is None
+    }
+    numbers = shown(at)
+    assert numbers["Open pipeline"] == format_value(values["open_pipeline"], "currency", compact=True)
+    assert numbers["Weighted pipeline"] == format_value(values["weighted_pipeline"], "currency", compact=True)
+    assert numbers["Forecast (won + weighted)"] == format_value(
+        values["won_revenue"] + values["weighted_pipeline"], "currency", compact=True
+    )
+    assert numbers["Velocity"] == format_value(values["sales_velocity"], "currency_per_day", compact=True)
+    assert numbers["Open opportunities"] == f"{K.rows_behind(sample, 'open_pipeline', '2026-Q4').included.height:,}"
+    at.switch_page("pages/customers.py").run()
+    assert shown(at) == expected(
+        sample,
+        [
+            "mrr",
+            "arr",
+            "new_customers",
+            "churn_rate",
+            "revenue_churn_rate",
+            "net_revenue_retention",
+            "cac",
+            "cltv",
+            "ltv_cac_ratio",
+            "upsell_rate",
+        ],
+        grain="quarter",
+    )
+    assert len(at.get("vega_lite_chart")) == 2  # MRR movements and cohorts
+
+
+def test_scorecard_rows_behind_one_click_away(sample: K.Dataset) -> None:
+    at = app().run()
+    at.selectbox(key="scorecard_rows_kpi").set_value("deals_won").run()
+    table = at.dataframe[-1].value
+    assert len(table) == K.rows_behind(sample, "deals_won", "2026-Q4").included.height

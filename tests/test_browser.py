@@ -3,6 +3,7 @@ a filter change, and a screenshot of every page in tests/artifacts/ (look at the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -45,10 +46,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def serve(home: Path) -> Iterator[str]:
+    """A fresh app server on a free port, stopped by its own PID."""
     port = _free_port()
-    home = tmp_path_factory.mktemp("home")
     env = {**os.environ, "HOME": str(home), "KPI_WORKBENCH_PROFILES": str(home / "profiles")}
     process = subprocess.Popen(
         [
@@ -84,6 +85,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve(tmp_path_factory.mktemp("home")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +145,11 @@ def test_sample_scorecard_upload_filter_and_every_page(server: str, browser, tmp
         sum(d.amount for d in F.DEALS if d.status == "won"), "currency", compact=True
     )
 
+    _open(page, "Segments")
+    page.wait_for_selector("svg.marks", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "segments_uploaded.png"), full_page=True)
+    _open(page, "Scorecard")
+
     # a filter: one owner
     owner = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(
         has=page.get_by_text("Owner", exact=True)
@@ -150,3 +162,18 @@ def test_sample_scorecard_upload_filter_and_every_page(server: str, browser, tmp
     won_by_ana = [d for d in F.DEALS if d.status == "won" and d.owner == "Ana Núñez"]
     assert _metric(page, "Deals won") == str(len(won_by_ana))
     page.screenshot(path=str(ARTIFACTS / "scorecard_filtered.png"), full_page=True)
+
+
+def test_a_deep_link_is_the_first_request(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sample = K.Dataset.prepare(__import__("sample_data").load_sample())
+    won = K.evaluate(sample, ["deals_won"], grain="month", periods=["2026-10"], filters={"region": ["EMEA"]})["value"][
+        0
+    ]
+    with serve(tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        page.goto(f"{url}/scorecard?grain=month&period=2026-10&region=EMEA")
+        page.wait_for_selector("svg.marks", timeout=60_000)
+        page.wait_for_selector("text=2026-10 · region: EMEA", timeout=60_000)
+        assert _metric(page, "Deals won") == f"{won:,.0f}"
+        assert page.locator('[data-testid="stSidebar"]').get_by_text("Grain").count() == 1  # app.py's sidebar ran
+        page.screenshot(path=str(ARTIFACTS / "deep_link.png"), full_page=True)

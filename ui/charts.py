@@ -281,3 +281,27 @@ def cohort_heatmap(frame: pl.DataFrame) -> alt.Chart:
     text = base.mark_text(fontSize=11, color="#222").encode(text=alt.Text("retained:Q", format=".0%"))
     height = max(220, 26 * frame["cohort"].n_unique())
     return _themed(alt.layer(cells, text).properties(height=height, title="Customer retention by cohort"))
+
+
+def small_multiples(frame: pl.DataFrame, *, segment: str, unit: str, title: str, columns: int = 4) -> alt.FacetChart:
+    """One small trend chart per segment, sharing the y scale, so shapes compare at a glance."""
+    data = frame.select(pl.col(segment).cast(pl.String), "period", "value").drop_nulls("value")
+    order = list(dict.fromkeys(data["period"].to_list()))
+    base = (
+        alt.Chart(data)
+        .mark_area(line={"color": PALETTE[0]}, color=PALETTE[4], opacity=0.5)
+        .encode(
+            x=alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40, labelFontSize=10)),
+            y=alt.Y("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True), tickCount=3)),
+            tooltip=[
+                alt.Tooltip(f"{segment}:N"),
+                alt.Tooltip("period:O"),
+                alt.Tooltip("value:Q", format=_fmt(unit), title=title),
+            ],
+        )
+        .properties(width=170, height=150)
+    )
+    chart = base.facet(
+        facet=alt.Facet(f"{segment}:N", title=None, header=alt.Header(labelFontSize=12)), columns=columns
+    )
+    return _themed(chart.properties(title=title))  # type: ignore[return-value]

@@ -216,3 +216,17 @@ def dimension_values(dataset: K.Dataset, dim: str) -> list[str]:
                 return sorted(dtype.categories.to_list())
             return sorted(dataset.table(name).get_column(dim).cast(pl.String).drop_nulls().unique().to_list())
     return []
+
+
+def through_entrypoint() -> None:
+    """Make sure the page runs inside app.py (its sidebar and navigation).
+
+    Streamlit treats a folder named ``pages/`` beside the entry script as the old multipage layout until
+    ``st.navigation`` has run once in the process. A server whose first request is a deep link
+    (``/segments?grain=quarter``) would then run the page file alone, without the sidebar. Leaving that mode
+    and rerunning sends the same URL through app.py."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
