@@ -150,6 +150,11 @@ columns = [
     "last_activity",
 ]
 config = {
+    "deal_id": "Deal",
+    "deal_name": "Name",
+    "account": "Account",
+    "owner": "Owner",
+    "stage": "Stage",
     "amount": st.column_config.NumberColumn("Amount", format="dollar"),
     "close_date": st.column_config.DateColumn("Close date"),
     "created_date": st.column_config.DateColumn("Created"),
@@ -162,7 +167,7 @@ for kpi_id, title in (("stalled_deals", "Stalled deals"), ("overdue_deals", "Pas
     if kpi_id in missing:
         st.info(missing[kpi_id])
         continue
-    rows = K.rows_behind(dataset, kpi_id, "all").included
+    rows = K.rows_behind(dataset, kpi_id, view.period).included
     for dim, chosen in view.filters:
         if dim in rows.columns:
             rows = rows.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
@@ -171,5 +176,6 @@ for kpi_id, title in (("stalled_deals", "Stalled deals"), ("overdue_deals", "Pas
         if rows.height
         else rows
     )
-    st.caption(f"{rows.height:,} deal(s) · {K.get(kpi_id).formula}")
+    scope = "all open deals" if view.grain == "all" else f"open deals closing in {view.period.label}"
+    st.caption(f"{rows.height:,} deal(s) · {scope} · {K.get(kpi_id).formula}")
     st.dataframe(shown.head(500), hide_index=True, column_config=config, width="stretch")

@@ -238,3 +238,16 @@ def test_scorecard_rows_behind_one_click_away(sample: K.Dataset) -> None:
     at.selectbox(key="scorecard_rows_kpi").set_value("deals_won").run()
     table = at.dataframe[-1].value
     assert len(table) == K.rows_behind(sample, "deals_won", "2026-Q4").included.height
+
+
+def test_pipeline_tables_follow_the_period(sample: K.Dataset) -> None:
+    at = app().run()
+    at.switch_page("pages/pipeline.py").run()
+    stalled = K.evaluate(sample, ["stalled_deals", "overdue_deals"], grain="quarter")
+    counts = dict(stalled.select("kpi", "value").rows())
+    assert len(at.dataframe[0].value) == min(counts["stalled_deals"], 500)  # the table shows the 500 largest
+    assert len(at.dataframe[1].value) == min(counts["overdue_deals"], 500)
+    captions = [c.value for c in at.caption]
+    assert any(
+        c.startswith(f"{counts['stalled_deals']:,.0f} deal(s) · open deals closing in 2026-Q4") for c in captions
+    )
