@@ -55,4 +55,6 @@ def format_delta(delta: float | None, unit: str, currency: str = "USD") -> str:
     sign = "+" if delta >= 0 else "-"
     if unit == "percent":
         return f"{sign}{abs(delta) * 100:.1f} pp"
+    if unit == "hours" and abs(delta) < 1:
+        return f"{sign}{abs(delta) * 60:.0f} min"
     return sign + format_value(abs(delta), unit, currency, compact=True)

@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 import kpi_core as K
+from kpi_core.engine import POINT_IN_TIME
 from ui import state, tiles
 
 state.through_entrypoint()
@@ -114,7 +115,8 @@ for column, indicator, title in ((leading, "leading", "Leading indicators"), (la
                     compare_column=compare_column,
                     delta_column=delta_column,
                     currency=str(row.get("currency") or currency),
-                    spark=tiles.spark_series(same_currency, str(row["kpi"])),
+                    # open-pipeline KPIs have no history in a single export: no sparkline rather than a false one
+                    spark=None if row["kpi"] in POINT_IN_TIME else tiles.spark_series(same_currency, str(row["kpi"])),
                     status=tiles.target_status(str(row["kpi"]), value, elapsed),
                 )
 
