@@ -155,7 +155,11 @@ def _parse_dates(series: pl.Series) -> Parsed:
             )
         )
         fmt = f"{fmt} + Excel serial numbers" if used else "Excel serial numbers"
-    expr = pl.coalesce(parts) if parts else pl.lit(None, pl.Datetime("us"))
+    if not parts:  # nothing reads as a date: a column of nulls of the same length (not a 1-row literal)
+        nulls = pl.Series(series.name, [None] * series.len(), dtype=pl.Datetime("us"))
+        filled = int((cleaned.is_not_null() & (cleaned != "")).sum())
+        return Parsed(nulls, "none", filled)
+    expr = pl.coalesce(parts)
     out = pl.DataFrame({"v": cleaned}).select(expr.cast(pl.Datetime("us")).alias(series.name)).get_column(series.name)
     failed = int((out.is_null() & cleaned.is_not_null() & (cleaned != "")).sum())
     return Parsed(out, fmt, failed, ambiguous)

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import settings
 
 import kpi_core as K
 from sample_data import load_sample
+
+# CI runs the same examples every time (a fixed seed), so a landing never depends on luck; locally Hypothesis
+# explores new examples on each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

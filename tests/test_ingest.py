@@ -373,3 +373,11 @@ def test_exclusions_say_how_many_rows_and_why() -> None:
     ds = K.Dataset.prepare(combine([result]), as_of=date(2026, 3, 31))
     assert K.exclusions(ds, "won_revenue", "2026-03").rows() == [("status is lost", 1)]
     assert K.exclusions(ds, "win_rate", "2026-03").rows() == []
+
+
+def test_a_date_column_with_nothing_readable_stays_as_long_as_the_table() -> None:
+    # found by the fuzz test: a column where no value reads as a date
+    result = read_file(b"Opportunity Name,Stage,Close Date\nA,Closed Won,\nB,0,000000\n", "deals.csv")
+    deals = result.tables[0].frame
+    assert deals.height == 2 and deals["close_date"].to_list() == [None, None]
+    assert dict(result.quality.select("rule", "rows").rows())["unreadable values in Close Date"] == 1
