@@ -17,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import company  # noqa: E402
+
 FIRST_RENDER = """
 import time, sys
 sys.path.insert(0, {root!r})
@@ -47,26 +49,7 @@ def main() -> None:
         f"of {len(renders)}  (target <= 3 s)"
     )
 
-    folder = ROOT / "benchmarks" / "data" / str(args.deals)
-    if not (folder / "deals.parquet").exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sample_data",
-                "--deals",
-                str(args.deals),
-                "--activities-per-deal",
-                "10",
-                "--leads-per-deal",
-                "1",
-                "--out",
-                str(folder),
-            ],
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    folder = company(args.deals)
     os.environ["KPI_WORKBENCH_SAMPLE"] = str(folder)
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest

@@ -93,7 +93,11 @@ def _join_lookup(
     if not extra:
         return frame
     right = lookup.filter(pl.col(key).is_not_null()).unique(key, keep="first").rename({c: f"__lk_{c}" for c in extra})
-    fact_keys = [k for k in frame.get_column(key).unique().cast(pl.String).drop_nulls().to_list()]
+    column = frame.get_column(key)
+    if isinstance(column.dtype, pl.Enum):  # the categories are every value of the shared Enum: no scan of the rows
+        fact_keys = column.dtype.categories.to_list()
+    else:
+        fact_keys = column.unique().cast(pl.String).drop_nulls().to_list()
     lookup_keys = right.get_column(key).cast(pl.String).to_list()
     exact = set(lookup_keys)
     loose = {_loose(k): k for k in lookup_keys}
@@ -101,9 +105,12 @@ def _join_lookup(
     missing = [k for k in fact_keys if k not in exact and k not in tolerant]
     if notes is not None and (tolerant or missing):
         counts = dict(frame.group_by(pl.col(key).cast(pl.String)).len().iter_rows())
-        if tolerant:
-            rows = sum(counts.get(k, 0) for k in tolerant)
-            example = "; ".join(f"{a} ~ {b}" for a, b in list(tolerant.items())[:5])
+        # an Enum's categories hold other tables' values too: report only keys this table has
+        noted = {k: v for k, v in tolerant.items() if counts.get(k, 0)}
+        missing = [k for k in missing if counts.get(k, 0)]
+        if noted:
+            rows = sum(counts.get(k, 0) for k in noted)
+            example = "; ".join(f"{a} ~ {b}" for a, b in list(noted.items())[:5])
             notes.append(
                 issue(
                     f"{key} matched loosely to the {key} lookup",
