@@ -7,7 +7,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--format", choices=("text", "json"), default="text")
     for command in (compute, inspect):
         command.add_argument("--profiles", type=Path, help="folder of saved mapping profiles to apply")
+    changes = sub.add_parser("changes", help="what changed in the open pipeline between two exports or snapshots")
+    changes.add_argument("--from", dest="before", action="append", required=True, metavar="FILE_OR_SNAPSHOT")
+    changes.add_argument("--to", dest="after", action="append", required=True, metavar="FILE_OR_SNAPSHOT")
+    changes.add_argument("--period", help="limit to open deals closing in this period, e.g. 2026-Q4")
+    changes.add_argument("--fiscal-year-start", type=int, default=1, metavar="MONTH")
+    changes.add_argument("--format", choices=("json", "table"), default="table")
+    snaps = sub.add_parser("snapshots", help="list, save, rename or delete stored snapshots")
+    snaps.add_argument("action", choices=("list", "save", "rename", "delete"))
+    snaps.add_argument("args", nargs="*", help="save: FILES...; rename: SNAPSHOT NAME; delete: SNAPSHOT")
+    snaps.add_argument(
+        "--as-of", type=date.fromisoformat, help="the export's date (default: from the files or the data)"
+    )
+    snaps.add_argument("--name")
+    snaps.add_argument("--sample", action="store_true", help="save the built-in sample company")
     return parser
 
 
@@ -166,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(catalog_markdown(), end="")
         return 0
     try:
+        if args.command == "changes":
+            return changes_command(args)
+        if args.command == "snapshots":
+            return snapshots_command(args)
         return inspect(args) if args.command == "inspect" else compute(args)
     except (DataError, ValueError, KeyError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -247,3 +265,112 @@ def _print_import(imported: FileImport) -> None:
     else:
         print("data quality: no problems found")
     print()
+
+
+def _side(refs: Sequence[str], fy: int) -> tuple[str, Dataset]:
+    """Deals of one side of a comparison: export files, or a stored snapshot."""
+    from kpi_core.snapshots import SnapshotStore
+
+    if all(Path(r).exists() for r in refs):
+        imports = read_paths(refs)
+        as_of = next((d for d in (_hint_date(i.as_of_hint) for i in imports) if d), None)
+        label = ", ".join(Path(r).name for r in refs)
+        return label, Dataset.prepare(combine(imports), as_of=as_of, settings=Settings(fiscal_year_start=fy))
+    if len(refs) != 1:
+        missing = [r for r in refs if not Path(r).exists()]
+        raise DataError(f"{', '.join(missing)}: no such file")
+    snapshot, tables = SnapshotStore().load(refs[0])
+    return f"{snapshot.name} ({snapshot.as_of})", Dataset.prepare(
+        tables, as_of=snapshot.as_of, settings=Settings(fiscal_year_start=fy)
+    )
+
+
+def changes_command(args: argparse.Namespace) -> int:
+    from kpi_core import periods
+    from kpi_core.changes import what_changed
+
+    before_label, before = _side(args.before, args.fiscal_year_start)
+    after_label, after = _side(args.after, args.fiscal_year_start)
+    if not before.has("deals") or not after.has("deals"):
+        raise DataError("both sides need a deals export")
+    period = periods.parse(args.period, args.fiscal_year_start) if args.period else None
+    result = what_changed(before.table("deals"), after.table("deals"), period, after.stage_order)
+    if args.format == "json":
+        deals = [
+            {k: (v.isoformat() if isinstance(v, date) else _clean(v)) for k, v in row.items()}
+            for row in result.deals.iter_rows(named=True)
+        ]
+        print(
+            json.dumps(
+                {
+                    "from": before_label,
+                    "to": after_label,
+                    "period": period.label if period else "all open pipeline",
+                    "waterfall": result.waterfall,
+                    "counts": result.counts,
+                    "deals": deals,
+                },
+                indent=1,
+            )
+        )
+        return 0
+    currency = after.settings.currency
+    print(f"From {before_label} to {after_label} · {period.label if period else 'all open pipeline'}")
+    for key, value in result.waterfall.items():
+        sign = "" if key in ("start", "end") else ("+" if key in ("new", "pulled_in", "reopened", "increased") else "-")
+        count = f"{result.counts.get(key, 0):>6,} deal(s)" if key not in ("start", "end") else ""
+        print(f"  {key.replace('_', ' '):<12} {sign}{format_value(value, 'currency', currency):>16}  {count}")
+    return 0
+
+
+def snapshots_command(args: argparse.Namespace) -> int:
+    from kpi_core.snapshots import SnapshotStore
+
+    store = SnapshotStore()
+    if args.action == "list":
+        for s in store.list():
+            print(f"{s.id}  {s.as_of}  {s.name}  ({', '.join(s.tables)})")
+        return 0
+    if args.action == "save":
+        raw: dict[str, pl.DataFrame] = {}
+        sources: list[tuple[str, str]] = []
+        hint = None
+        if args.sample:
+            from sample_data import load_sample
+
+            raw.update(load_sample())
+            sources.append(("sample company", ""))
+        if args.args:
+            imports = read_paths(args.args)
+            raw.update(combine(imports))
+            sources += [(i.name, i.tables[0].signature) for i in imports]
+            hint = next((i.as_of_hint for i in imports if i.as_of_hint), None)
+        if not raw:
+            raise DataError("nothing to save: give export files or --sample")
+        as_of = args.as_of or _hint_date(hint) or Dataset.prepare(dict(raw)).as_of
+        snapshot = store.save(raw, as_of=as_of, name=args.name, sources=sources)
+        print(f"saved {snapshot.id}  {snapshot.as_of}  {snapshot.name}")
+        return 0
+    if args.action == "rename":
+        if len(args.args) != 2:
+            raise DataError("rename needs SNAPSHOT NAME")
+        snapshot = store.rename(args.args[0], args.args[1])
+        print(f"renamed {snapshot.id} to {snapshot.name}")
+        return 0
+    if len(args.args) != 1:
+        raise DataError("delete needs SNAPSHOT")
+    snapshot = store.delete(args.args[0])
+    print(f"deleted {snapshot.id}  {snapshot.name}")
+    return 0
+
+
+def _hint_date(hint: str | None) -> date | None:
+    """The export date read from a file (a Salesforce 'Generated By' footer or a dated file name)."""
+    if not hint:
+        return None
+    for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.strptime(hint, fmt).date()
+        except ValueError:
+            continue
+    return None

@@ -1,0 +1,154 @@
+"""The snapshot store and the `changes` / `snapshots` commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from kpi_core.cli import main
+from kpi_core.model import DataError
+from kpi_core.snapshots import SnapshotStore
+from tests.conftest import ROOT
+
+
+def deals(*rows: tuple[str, str, float, str]) -> dict[str, pl.DataFrame]:
+    frame = pl.DataFrame(
+        rows,
+        schema={"deal_id": pl.String, "stage": pl.String, "amount": pl.Float64, "close_date": pl.String},
+        orient="row",
+    ).with_columns(pl.col("close_date").str.to_date())
+    return {"deals": frame}
+
+
+def test_save_list_rename_delete_and_no_duplicates(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    week1 = store.save(deals(("1", "Proposal", 10.0, "2026-11-30")), as_of=date(2026, 11, 13), name="week 46")
+    again = store.save(deals(("1", "Proposal", 10.0, "2026-11-30")), as_of=date(2026, 11, 13), name="other name")
+    assert again == week1  # the same content is stored once
+    week2 = store.save(deals(("1", "Closed Won", 10.0, "2026-11-18")), as_of=date(2026, 11, 20))
+    assert [(s.name, s.as_of) for s in store.list()] == [
+        ("week 46", date(2026, 11, 13)),
+        ("2026-11-20 snapshot", date(2026, 11, 20)),
+    ]
+    with pytest.raises(DataError, match="already exists"):
+        store.rename(week2.id, "week 46")
+    store.rename(week2.id, "week 47")
+    assert store.load("week 47")[1]["deals"]["stage"].to_list() == ["Closed Won"]
+    assert store.get(week1.id[:6]).name == "week 46" and store.get("2026-11-13").name == "week 46"
+    store.delete("week 46")
+    assert [s.name for s in store.list()] == ["week 47"]
+    assert sorted(p.name for p in store.folder.iterdir()) == [week2.id]
+    with pytest.raises(DataError, match="no snapshot 'week 46'; the snapshots are: week 47 \\(2026-11-20\\)"):
+        store.get("week 46")
+
+
+KILL = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from datetime import date
+import polars as pl
+import kpi_core.snapshots as S
+where = {where!r}
+if where == "tables":
+    original = pl.DataFrame.write_parquet
+    def write(self, path, *a, **k):
+        original(self, path, *a, **k)
+        os.kill(os.getpid(), signal.SIGKILL)  # killed after the first table, before the rest
+    pl.DataFrame.write_parquet = write
+else:
+    original_replace = S.os.replace
+    def replace(a, b):
+        original_replace(a, b)
+        os.kill(os.getpid(), signal.SIGKILL)  # killed after the folder is in place, before the catalog knows it
+    S.os.replace = replace
+store = S.SnapshotStore(__import__("pathlib").Path({home!r}))
+big = pl.DataFrame({{"deal_id": [str(i) for i in range(50000)], "stage": ["Proposal"] * 50000}})
+store.save({{"deals": big, "activities": pl.DataFrame({{"activity_date": ["2026-11-01"]}})}}, as_of=date(2026, 11, 27))
+"""
+
+
+@pytest.mark.parametrize("where", ["tables", "catalog"])
+def test_a_process_killed_mid_write_leaves_the_store_intact(tmp_path: Path, where: str) -> None:
+    store = SnapshotStore(tmp_path)
+    earlier = store.save(deals(("1", "Proposal", 10.0, "2026-11-30")), as_of=date(2026, 11, 20), name="week 47")
+    done = subprocess.run(
+        [sys.executable, "-c", KILL.format(root=str(ROOT), where=where, home=str(tmp_path))], capture_output=True
+    )
+    assert done.returncode == -9  # really killed
+    reopened = SnapshotStore(tmp_path)
+    assert [s.name for s in reopened.list()] == ["week 47"]  # no half snapshot listed
+    assert reopened.load("week 47")[1]["deals"].height == 1  # the earlier one is intact and readable
+    assert sorted(p.name for p in reopened.folder.iterdir()) == [earlier.id]  # leftovers swept
+    reopened.save(deals(("2", "Proposal", 5.0, "2026-12-01")), as_of=date(2026, 11, 27), name="week 48")
+    assert [s.name for s in reopened.list()] == ["week 47", "week 48"]
+
+
+def _csv(path: Path, rows: list[str]) -> Path:
+    path.write_text("Opportunity ID,Opportunity Name,Stage,Amount,Close Date\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_changes_command_between_two_exports_and_snapshots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KPI_WORKBENCH_HOME", str(tmp_path / "home"))
+    before = _csv(
+        tmp_path / "week46.csv",
+        [
+            "006A00000000001AAA,A,Proposal,100,2026-12-10",
+            "006A00000000002AAA,B,Negotiation,200,2026-11-30",
+            "006A00000000003AAA,C,Proposal,50,2026-12-20",
+            "006A00000000004AAA,D,Proposal,70,2027-01-15",
+        ],
+    )
+    after = _csv(
+        tmp_path / "week47.csv",
+        [
+            "006A00000000001,A,Negotiation,120,2026-12-10",
+            "006A00000000002,B,Closed Won,200,2026-11-28",
+            "006A00000000004,D,Proposal,70,2026-12-15",
+            "006A00000000005,E,Prospecting,30,2026-12-01",
+        ],
+    )
+    assert main(["changes", "--from", str(before), "--to", str(after), "--period", "2026-Q4", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["waterfall"] == {
+        "start": 350.0,
+        "new": 30.0,
+        "pulled_in": 70.0,
+        "reopened": 0.0,
+        "increased": 20.0,
+        "won": 200.0,
+        "lost": 0.0,
+        "pushed_out": 0.0,
+        "removed": 50.0,
+        "decreased": 0.0,
+        "end": 220.0,
+    }
+    assert doc["counts"] == {"removed": 1, "won": 1, "new": 1, "pulled_in": 1, "increased": 1}
+    assert {d["deal_id"]: d["category"] for d in doc["deals"]} == {
+        "006A00000000001": "increased",
+        "006A00000000002": "won",
+        "006A00000000003": "removed",
+        "006A00000000004": "pulled_in",
+        "006A00000000005": "new",
+    }
+    advanced = [d for d in doc["deals"] if d["deal_id"] == "006A00000000001"][0]
+    assert (advanced["amount_before"], advanced["amount_after"], advanced["stage_move"]) == (100.0, 120.0, "advanced")
+
+    assert main(["snapshots", "save", str(before), "--as-of", "2026-11-13", "--name", "week 46"]) == 0
+    assert main(["snapshots", "save", str(after), "--as-of", "2026-11-20", "--name", "week 47"]) == 0
+    capsys.readouterr()
+    assert main(["changes", "--from", "week 46", "--to", "week 47", "--period", "2026-Q4", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["waterfall"] == doc["waterfall"]
+    assert main(["snapshots", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "2026-11-13  week 46" in listing and "2026-11-20  week 47" in listing
+    assert main(["changes", "--from", "week 45", "--to", "week 47"]) == 2
+    assert "no snapshot 'week 45'" in capsys.readouterr().err
