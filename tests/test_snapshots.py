@@ -139,7 +139,7 @@ def test_changes_command_between_two_exports_and_snapshots(
         "006A00000000004": "pulled_in",
         "006A00000000005": "new",
     }
-    advanced = [d for d in doc["deals"] if d["deal_id"] == "006A00000000001"][0]
+    advanced = next(d for d in doc["deals"] if d["deal_id"] == "006A00000000001")
     assert (advanced["amount_before"], advanced["amount_after"], advanced["stage_move"]) == (100.0, 120.0, "advanced")
 
     assert main(["snapshots", "save", str(before), "--as-of", "2026-11-13", "--name", "week 46"]) == 0
