@@ -1,6 +1,6 @@
 """What changed between two 1M-deal snapshots (the second a week later: deals won, lost, pushed, resized, new).
 
-    .venv/bin/python benchmarks/bench_changes.py [--deals 1000000] [--runs 5]
+.venv/bin/python benchmarks/bench_changes.py [--deals 1000000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -26,11 +26,24 @@ def next_week(deals: pl.DataFrame, seed: int = 3) -> pl.DataFrame:
     n = deals.height
     roll = pl.Series(rng.random(n))
     is_open = pl.col("status") == "open"
-    later = deals.with_columns(_r=roll).with_columns(
-        status=pl.when(is_open & (pl.col("_r") < 0.03)).then(pl.lit("won")).when(is_open & (pl.col("_r") < 0.06)).then(pl.lit("lost")).otherwise(pl.col("status")),
-        close_date=pl.when(is_open & pl.col("_r").is_between(0.06, 0.12)).then(pl.col("close_date").dt.offset_by("45d")).otherwise(pl.col("close_date")),
-        amount=pl.when(is_open & pl.col("_r").is_between(0.12, 0.2)).then(pl.col("amount") * 1.1).otherwise(pl.col("amount")),
-    ).filter(pl.col("_r") < 0.995).drop("_r")
+    later = (
+        deals.with_columns(_r=roll)
+        .with_columns(
+            status=pl.when(is_open & (pl.col("_r") < 0.03))
+            .then(pl.lit("won"))
+            .when(is_open & (pl.col("_r") < 0.06))
+            .then(pl.lit("lost"))
+            .otherwise(pl.col("status")),
+            close_date=pl.when(is_open & pl.col("_r").is_between(0.06, 0.12))
+            .then(pl.col("close_date").dt.offset_by("45d"))
+            .otherwise(pl.col("close_date")),
+            amount=pl.when(is_open & pl.col("_r").is_between(0.12, 0.2))
+            .then(pl.col("amount") * 1.1)
+            .otherwise(pl.col("amount")),
+        )
+        .filter(pl.col("_r") < 0.995)
+        .drop("_r")
+    )
     added = deals.head(5000).with_columns(deal_id=pl.format("N{}", pl.int_range(pl.len())), status=pl.lit("open"))
     return pl.concat([later, added])
 
@@ -46,8 +59,10 @@ def main() -> None:
     for label, scope in (("2026-Q4", period), ("all open pipeline", None)):
         seconds, result = median_time(lambda scope=scope: what_changed(before, after, scope), args.runs)
         assert balance(result.waterfall) == result.waterfall["end"]
-        print(f"what changed, {before.height:,} vs {after.height:,} deals, {label}: {seconds:.2f} s median of {args.runs} "
-              f"(target <= 2 s); {result.deals.height:,} deals classified, waterfall balances")
+        print(
+            f"what changed, {before.height:,} vs {after.height:,} deals, {label}: {seconds:.2f} s median of {args.runs} "
+            f"(target <= 2 s); {result.deals.height:,} deals classified, waterfall balances"
+        )
 
 
 if __name__ == "__main__":

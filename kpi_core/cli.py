@@ -319,7 +319,8 @@ def changes_command(args: argparse.Namespace) -> int:
     for key, value in result.waterfall.items():
         sign = "" if key in ("start", "end") else ("+" if key in ("new", "pulled_in", "reopened", "increased") else "-")
         count = f"{result.counts.get(key, 0):>6,} deal(s)" if key not in ("start", "end") else ""
-        print(f"  {key.replace('_', ' '):<12} {sign}{format_value(value, 'currency', currency):>16}  {count}")
+        amount = sign + format_value(value, "currency", currency)
+        print(f"  {key.replace('_', ' '):<12} {amount:>16}  {count}")
     return 0
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import date
+
 import numpy as np
 import polars as pl
 import pytest
@@ -95,3 +98,28 @@ def test_activity_leads_pipeline_which_leads_revenue(company: dict[str, pl.DataF
     assert int(np.argmax(by_lag)) == 3 and by_lag[3] > 0.6 and by_lag[0] < 0.3
     pipe4, rev4 = weekly["pipe_4w"].to_numpy(), weekly["rev_4w"].to_numpy()
     assert max(_corr(pipe4, rev4, lag) for lag in range(8, 15)) > _corr(pipe4, rev4, 0) + 0.15
+
+
+def test_weekly_history_of_the_sample(company: dict[str, pl.DataFrame], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kpi_core.changes import balance, push_counts, what_changed
+    from kpi_core.snapshots import SnapshotStore
+    from sample_data.history import seed_store, weekly_snapshots
+
+    weeks = weekly_snapshots(company)
+    assert len(weeks) == 13 and weeks[-1][0] == date(2026, 11, 20) and weeks[0][0] == date(2026, 8, 28)
+    last = weeks[-1][1]["deals"]
+    assert_frame_equal(
+        last.select("deal_id", "status", "close_date", "amount"),
+        company["deals"].select("deal_id", "status", "close_date", "amount"),
+    )
+    heights = [w[1]["deals"].height for w in weeks]
+    assert heights == sorted(heights)  # deals only ever appear
+    for (_, before), (_, after) in itertools.pairwise(weeks):
+        moved = what_changed(before["deals"], after["deals"])  # all open pipeline
+        assert balance(moved.waterfall) == moved.waterfall["end"]
+        assert moved.counts["won"] > 0 and moved.counts["lost"] > 0 and moved.counts["new"] > 0
+    assert push_counts([w[1]["deals"] for w in weeks])["pushes"].max() >= 1
+    store = SnapshotStore(tmp_path)
+    assert seed_store(store, company) == 13
+    assert seed_store(store, company) == 0  # the same weeks are not stored twice
+    assert [s.as_of for s in store.list()] == [w[0] for w in weeks]
