@@ -233,10 +233,14 @@ def _find_header(rows: list[list[object]]) -> int | None:
 
 
 def _dedupe(headers: Sequence[str]) -> list[str]:
+    """Unique, usable column names: blanks numbered, repeats suffixed, and names Polars would read as a
+    wildcard or a regular expression (``*``, ``^…$``) quoted."""
     seen: dict[str, int] = {}
     out = []
     for i, raw in enumerate(headers):
         name = (raw or "").replace("\ufeff", "").strip() or f"Column {i + 1}"
+        if name == "*" or (name.startswith("^") and name.endswith("$")):
+            name = f"'{name}'"
         if name in seen:
             seen[name] += 1
             name = f"{name} ({seen[name]})"

@@ -381,3 +381,14 @@ def test_a_date_column_with_nothing_readable_stays_as_long_as_the_table() -> Non
     deals = result.tables[0].frame
     assert deals.height == 2 and deals["close_date"].to_list() == [None, None]
     assert dict(result.quality.select("rule", "rows").rows())["unreadable values in Close Date"] == 1
+
+
+@pytest.mark.parametrize("data", [b"*,", b"^a$,b\nx,y\n", b"*,Stage,Amount\nA,Won,3\n"])
+def test_headers_polars_would_read_as_patterns(data: bytes) -> None:
+    # found by the fuzz test: a column called * (or ^…$) is a wildcard (or regex) to Polars
+    try:
+        result = read_file(data, "odd.csv")
+    except DataError as exc:
+        assert str(exc).startswith("odd.csv: ")
+        return
+    assert "'*'" in result.grid.headers
