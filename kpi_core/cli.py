@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     changes.add_argument("--period", help="limit to open deals closing in this period, e.g. 2026-Q4")
     changes.add_argument("--fiscal-year-start", type=int, default=1, metavar="MONTH")
     changes.add_argument("--format", choices=("json", "table"), default="table")
+    forecast = sub.add_parser("forecast", help="forecast accuracy of closed periods, from the stored snapshots")
+    forecast.add_argument("--grain", choices=("week", "month", "quarter", "year"), default="month")
+    forecast.add_argument("--by", action="append", default=[], help="dimension to split by, e.g. owner or region")
+    forecast.add_argument("--weekly", action="store_true", help="also the forecast made each week of the period")
+    forecast.add_argument("--format", choices=("json", "csv", "table"), default="table")
     snaps = sub.add_parser("snapshots", help="list, save, rename or delete stored snapshots")
     snaps.add_argument("action", choices=("list", "save", "rename", "delete"))
     snaps.add_argument("args", nargs="*", help="save: FILES...; rename: SNAPSHOT NAME; delete: SNAPSHOT")
@@ -184,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return changes_command(args)
         if args.command == "snapshots":
             return snapshots_command(args)
+        if args.command == "forecast":
+            return forecast_command(args)
         return inspect(args) if args.command == "inspect" else compute(args)
     except (DataError, ValueError, KeyError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -375,3 +382,33 @@ def _hint_date(hint: str | None) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def forecast_command(args: argparse.Namespace) -> int:
+    from kpi_core.forecast import forecast_accuracy, prepare_history
+    from kpi_core.snapshots import SnapshotStore
+
+    store = SnapshotStore()
+    stored = store.list()
+    if len(stored) < 2:
+        raise DataError("forecast accuracy needs at least two snapshots: save weekly exports with `snapshots save`")
+    history = prepare_history([(s.as_of, store.load(s.id)[1]) for s in stored])
+    frame = forecast_accuracy(history, grain=args.grain, by=args.by, weekly=args.weekly)
+    if args.format == "json":
+        rows = [
+            {k: (v.isoformat() if isinstance(v, date) else _clean(v)) for k, v in r.items()}
+            for r in frame.iter_rows(named=True)
+        ]
+        print(json.dumps({"rows": rows}, indent=1))
+    elif args.format == "csv":
+        sys.stdout.write(frame.write_csv())
+    else:
+        if frame.height == 0:
+            print("No closed period has a snapshot from its start yet.")
+        for r in frame.iter_rows(named=True):
+            segment = " ".join(str(r[d]) for d in args.by)
+            print(
+                f"{r['period']:<10} {segment:<16} forecast on {r['snapshot']}: {format_value(r['forecast'], 'currency'):>14} "
+                f"actual {format_value(r['actual'], 'currency'):>14}  accuracy {format_value(r['accuracy'], 'percent'):>7}"
+            )
+    return 0

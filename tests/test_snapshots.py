@@ -152,3 +152,23 @@ def test_changes_command_between_two_exports_and_snapshots(
     assert "2026-11-13  week 46" in listing and "2026-11-20  week 47" in listing
     assert main(["changes", "--from", "week 45", "--to", "week 47"]) == 2
     assert "no snapshot 'week 45'" in capsys.readouterr().err
+
+
+def test_forecast_command_on_the_sample_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kpi_core.forecast import forecast_accuracy, prepare_history
+    from sample_data import load_sample
+    from sample_data.history import seed_store, weekly_snapshots
+
+    monkeypatch.setenv("KPI_WORKBENCH_HOME", str(tmp_path))
+    assert main(["forecast"]) == 2
+    assert "needs at least two snapshots" in capsys.readouterr().err
+    company = load_sample()
+    seed_store(SnapshotStore(tmp_path), company)
+    assert main(["forecast", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    expected = forecast_accuracy(prepare_history(weekly_snapshots(company)), grain="month")
+    assert [(r["period"], r["snapshot"], r["accuracy"]) for r in rows] == [
+        (r["period"], r["snapshot"].isoformat(), pytest.approx(r["accuracy"])) for r in expected.iter_rows(named=True)
+    ]
