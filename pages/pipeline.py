@@ -90,11 +90,9 @@ velocity_parts = [
     ("avg_deal_size", "Average deal size"),
     ("sales_cycle_days", "Sales cycle"),
 ]
-behind = K.rows_behind(dataset, "open_pipeline", view.period)
+open_deals = state.rows_behind(state.dataset_key(), "open_pipeline", view.period.label, (), view.filters, 0)
 with cols[0]:
-    st.metric(
-        "Open opportunities", f"{behind.included.height:,}", border=True, help="Open deals closing in the period."
-    )
+    st.metric("Open opportunities", f"{open_deals.total:,}", border=True, help="Open deals closing in the period.")
 for col, (kpi_id, label) in zip(cols[1:], velocity_parts, strict=True):
     with col:
         st.metric(
@@ -167,15 +165,13 @@ for kpi_id, title in (("stalled_deals", "Stalled deals"), ("overdue_deals", "Pas
     if kpi_id in missing:
         st.info(missing[kpi_id])
         continue
-    rows = K.rows_behind(dataset, kpi_id, view.period).included
-    for dim, chosen in view.filters:
-        if dim in rows.columns:
-            rows = rows.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
+    behind = state.rows_behind(state.dataset_key(), kpi_id, view.period.label, (), view.filters)
+    rows = behind.rows
     shown = (
         rows.select([c for c in columns if c in rows.columns]).sort("amount", descending=True, nulls_last=True)
         if rows.height
         else rows
     )
     scope = "all open deals" if view.grain == "all" else f"open deals closing in {view.period.label}"
-    st.caption(f"{rows.height:,} deal(s) · {scope} · {K.get(kpi_id).formula}")
+    st.caption(f"{behind.total:,} deal(s) · {scope} · {K.get(kpi_id).formula}")
     st.dataframe(shown.head(500), hide_index=True, column_config=config, width="stretch")

@@ -126,25 +126,26 @@ with st.expander("Rows behind a number"):
     shown_ids = [r["kpi"] for r in frame.filter(pl.col("stage").is_null()).iter_rows(named=True)]
     if shown_ids:
         kpi_id = st.selectbox(
-            "KPI", list(dict.fromkeys(shown_ids)), key="scorecard_rows_kpi", format_func=lambda k: K.get(k).label
+            "KPI",
+            list(dict.fromkeys(shown_ids)),
+            index=None,
+            placeholder="Choose a KPI to list its rows",
+            key="scorecard_rows_kpi",
+            format_func=lambda k: K.get(k).label,
         )
-        behind = K.rows_behind(dataset, kpi_id, view.period)
-        rows = behind.included
-        for dim, chosen in view.filters:
-            if dim in rows.columns:
-                rows = rows.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
-        hidden = {"reached", "win_probability", "existing_customer", "stalled", "overdue", "cycle_days", "status"}
+    if shown_ids and kpi_id:  # computed only once asked for: a collapsed expander still runs its code
+        behind = state.rows_behind(state.dataset_key(), kpi_id, view.period.label, (), view.filters, 1000)
         st.caption(
-            f"{rows.height:,} row(s) of the {behind.table} table; {behind.excluded.height:,} row(s) of the same period "
+            f"{behind.total:,} row(s) of the {behind.table} table; {behind.excluded:,} row(s) of the same period "
             "left out (see Segments for why, and for downloads)."
         )
         st.dataframe(
-            rows.select([c for c in rows.columns if c not in hidden]).head(1000),
+            behind.rows,
             hide_index=True,
             width="stretch",
             column_config={
                 c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="dollar")
                 for c in ("amount", "gross_profit", "mrr")
-                if c in rows.columns
+                if c in behind.rows.columns
             },
         )

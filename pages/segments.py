@@ -96,46 +96,47 @@ segment = cols[1].selectbox(
     dim.replace("_", " ").capitalize(), segment_options, index=index, key=f"drill_segment_{default_segment}"
 )
 period_label = cols[2].selectbox("Period", [p.label for p in reversed(chosen_periods)], key="drill_period")
+chosen_segment = () if segment == "(all)" else ((dim, segment),)
 try:
-    behind = K.rows_behind(dataset, drill_kpi, period_label, None if segment == "(all)" else {dim: segment})
+    behind = state.rows_behind(state.dataset_key(), drill_kpi, period_label, chosen_segment, view.filters, 200_000)
 except ValueError as exc:
     st.info(str(exc))
     st.stop()
-rows = behind.included
-for name, chosen in view.filters:
-    if name in rows.columns:
-        rows = rows.filter(pl.col(name).cast(pl.String).is_in(list(chosen)))
-hidden = {"reached", "win_probability", "existing_customer", "stalled", "overdue", "cycle_days", "status"}
-visible = [c for c in rows.columns if c not in hidden]
 st.caption(
-    f"{rows.height:,} row(s) from the {behind.table} table make up {K.get(drill_kpi).label} in {period_label}"
-    f"{'' if segment == '(all)' else f' for {segment}'}; {behind.excluded.height:,} row(s) of the same period were left out."
+    f"{behind.total:,} row(s) from the {behind.table} table make up {K.get(drill_kpi).label} in {period_label}"
+    f"{'' if segment == '(all)' else f' for {segment}'}; {behind.excluded:,} row(s) of the same period were left out."
 )
 config = {
     c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="dollar")
     for c in ("amount", "gross_profit", "mrr", "value")
-    if c in visible
+    if c in behind.rows.columns
 }
-st.dataframe(rows.select(visible).head(2000), hide_index=True, column_config=config, width="stretch")
-if behind.excluded.height:
+st.dataframe(behind.rows.head(2000), hide_index=True, column_config=config, width="stretch")
+if behind.excluded:
     with st.expander("Rows left out, and why"):
-        st.dataframe(
-            K.exclusions(dataset, drill_kpi, period_label, None if segment == "(all)" else {dim: segment}),
-            hide_index=True,
-        )
-        st.dataframe(
-            behind.excluded.select([c for c in ["reason", *visible] if c in behind.excluded.columns]).head(1000),
-            hide_index=True,
-        )
+        st.dataframe(behind.reasons, hide_index=True)
+        st.dataframe(behind.excluded_rows, hide_index=True)
+
+
+def full_table() -> pl.DataFrame:
+    """Every row (the cached copy keeps the first 200,000), built only when a download is clicked."""
+    if behind.total <= behind.rows.height:
+        return behind.rows
+    rows = K.rows_behind(dataset, drill_kpi, period_label, dict(chosen_segment) or None).included
+    for name, values_chosen in view.filters:
+        if name in rows.columns:
+            rows = rows.filter(pl.col(name).cast(pl.String).is_in(list(values_chosen)))
+    return rows.select(behind.rows.columns)
+
+
 stem = f"{drill_kpi}_{period_label}_{segment}".replace(" ", "_").replace("/", "-")
 cols = st.columns(2)
-table = rows.select(visible)
 # the files are built only when clicked (an XLSX of 100k rows takes seconds)
-cols[0].download_button("Download CSV", lambda: to_csv(table), f"{stem}.csv", "text/csv", key="dl_csv")
-if rows.height <= 100_000:
+cols[0].download_button("Download CSV", lambda: to_csv(full_table()), f"{stem}.csv", "text/csv", key="dl_csv")
+if behind.total <= 100_000:
     cols[1].download_button(
         "Download XLSX",
-        lambda: to_xlsx(table, sheet=drill_kpi),
+        lambda: to_xlsx(behind.rows, sheet=drill_kpi),
         f"{stem}.xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="dl_xlsx",

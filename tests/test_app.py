@@ -251,3 +251,12 @@ def test_pipeline_tables_follow_the_period(sample: K.Dataset) -> None:
     assert any(
         c.startswith(f"{counts['stalled_deals']:,.0f} deal(s) · open deals closing in 2026-Q4") for c in captions
     )
+
+
+def test_pipeline_counts_follow_the_filters(sample: K.Dataset) -> None:
+    at = app().run()
+    at.switch_page("pages/pipeline.py").run()
+    at.multiselect(key="region").set_value(["EMEA"]).run()
+    assert not at.exception
+    emea = K.rows_behind(sample, "open_pipeline", "2026-Q4", {"region": "EMEA"}).included.height
+    assert shown(at)["Open opportunities"] == f"{emea:,}"

@@ -230,3 +230,48 @@ def through_entrypoint() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+@dataclass(frozen=True)
+class Behind:
+    """The rows behind one value, as the pages show them (cached; at most ``limit`` rows kept)."""
+
+    table: str
+    rows: pl.DataFrame
+    total: int
+    excluded: int
+    reasons: pl.DataFrame
+    excluded_rows: pl.DataFrame
+
+
+HIDDEN_COLUMNS = frozenset(
+    {"reached", "win_probability", "existing_customer", "stalled", "overdue", "cycle_days", "status"}
+)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def rows_behind(
+    key: tuple[str, tuple[Upload, ...], int, str],
+    kpi: str,
+    period: str,
+    segment: tuple[tuple[str, str], ...],
+    filters: tuple[tuple[str, tuple[str, ...]], ...],
+    limit: int = 100_000,
+) -> Behind:
+    """``kpi_core.rows_behind`` for the view's filters, computed once per set of arguments."""
+    dataset = dataset_for(*key)
+    behind = K.rows_behind(dataset, kpi, period, dict(segment) or None)
+    rows = behind.included
+    for dim, chosen in filters:
+        if dim in rows.columns:
+            rows = rows.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
+    reasons = (
+        behind.excluded.group_by("reason").agg(pl.len().alias("rows")).sort("rows", descending=True)
+        if "reason" in behind.excluded.columns
+        else pl.DataFrame(schema={"reason": pl.String, "rows": pl.UInt32})
+    )
+    visible = [c for c in rows.columns if c not in HIDDEN_COLUMNS]
+    left_out = behind.excluded.select([c for c in ["reason", *visible] if c in behind.excluded.columns]).head(1000)
+    return Behind(
+        behind.table, rows.select(visible).head(limit), rows.height, behind.excluded.height, reasons, left_out
+    )
