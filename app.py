@@ -7,7 +7,13 @@ import streamlit as st
 
 from ui import state
 
-st.set_page_config(page_title="Sales KPI workbench", page_icon="📈", layout="wide")
+presenting = st.query_params.get("present") == "1"  # the review's presentation mode: no sidebar, no editing
+st.set_page_config(
+    page_title="Sales KPI workbench",
+    page_icon="📈",
+    layout="wide",
+    initial_sidebar_state="collapsed" if presenting else "auto",
+)
 
 pages = [
     st.Page("pages/scorecard.py", title="Scorecard", default=True),
@@ -15,10 +21,11 @@ pages = [
     st.Page("pages/activity.py", title="Activity"),
     st.Page("pages/customers.py", title="Customers"),
     st.Page("pages/segments.py", title="Segments"),
+    st.Page("pages/review.py", title="Weekly review"),
     st.Page("pages/data.py", title="Data"),
     st.Page("pages/guide.py", title="KPI guide"),
 ]
-page = st.navigation(pages)
+page = st.navigation(pages, position="hidden" if presenting else "sidebar")
 
 with st.sidebar:
     options = ["sample", *(["maven"] if state.maven_available() else []), *(["upload"] if state.uploads() else [])]

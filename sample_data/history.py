@@ -75,9 +75,20 @@ def deals_as_of(tables: dict[str, pl.DataFrame], as_of: date, *, end: date = END
 def weekly_snapshots(
     tables: dict[str, pl.DataFrame], weeks: int = 13, end: date = END
 ) -> list[tuple[date, dict[str, pl.DataFrame]]]:
-    """``weeks`` weekly exports (deals plus the lookups), oldest first."""
+    """``weeks`` weekly exports (deals, their stage history and the lookups), oldest first."""
     lookups = {name: tables[name] for name in LOOKUPS if name in tables}
-    return [(day, {"deals": deals_as_of(tables, day, end=end), **lookups}) for day in weekly_dates(weeks, end)]
+    return [
+        (
+            day,
+            {
+                "deals": deals_as_of(tables, day, end=end),
+                # the stage changes known on that day (a Salesforce OpportunityHistory export beside the report)
+                "stage_history": tables["stage_history"].filter(pl.col("entered_at").dt.date() <= day),
+                **lookups,
+            },
+        )
+        for day in weekly_dates(weeks, end)
+    ]
 
 
 def seed_store(store: object, tables: dict[str, pl.DataFrame], weeks: int = 13) -> int:

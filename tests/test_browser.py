@@ -177,3 +177,26 @@ def test_a_deep_link_is_the_first_request(browser, tmp_path: Path) -> None:  # t
         assert _metric(page, "Deals won") == f"{won:,.0f}"
         assert page.locator('[data-testid="stSidebar"]').get_by_text("Grain").count() == 1  # app.py's sidebar ran
         page.screenshot(path=str(ARTIFACTS / "deep_link.png"), full_page=True)
+
+
+def test_weekly_review_and_presentation_mode(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(server)
+    page.wait_for_selector("svg.marks", timeout=60_000)
+    _open(page, "Weekly review")
+    page.get_by_role("button", name="Load the sample company's weekly history").click()
+    page.wait_for_selector("text=What changed since last week", timeout=60_000)
+    page.wait_for_selector("svg.marks", timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "weekly_review.png"), full_page=True)
+    page.get_by_role("button", name="Present").click()
+    page.wait_for_selector("h1:has-text('This week')", timeout=60_000)
+    page.get_by_role("button", name="Next ▶").click()
+    page.wait_for_selector("h1:has-text('Where we stand')", timeout=60_000)
+    page.get_by_role("button", name="Next ▶").click()
+    page.wait_for_selector("h1:has-text('What changed since last week')", timeout=60_000)
+    page.wait_for_selector("svg.marks", timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # no navigation while presenting
+    page.screenshot(path=str(ARTIFACTS / "presentation.png"), full_page=True)

@@ -305,3 +305,55 @@ def small_multiples(frame: pl.DataFrame, *, segment: str, unit: str, title: str,
         facet=alt.Facet(f"{segment}:N", title=None, header=alt.Header(labelFontSize=12)), columns=columns
     )
     return _themed(chart.properties(title=title))  # type: ignore[return-value]
+
+
+def waterfall(waterfall: dict[str, float]) -> alt.Chart:
+    """The pipeline waterfall: start, what came in, what went out, end."""
+    steps = [
+        ("start", "Start", "total"),
+        ("new", "New", "in"),
+        ("pulled_in", "Pulled in", "in"),
+        ("reopened", "Reopened", "in"),
+        ("increased", "Increased", "in"),
+        ("won", "Won", "out"),
+        ("lost", "Lost", "out"),
+        ("pushed_out", "Pushed out", "out"),
+        ("removed", "Removed", "out"),
+        ("decreased", "Decreased", "out"),
+        ("end", "End", "total"),
+    ]
+    rows, level = [], 0.0
+    for key, label, kind in steps:
+        amount = waterfall.get(key, 0.0)
+        if kind == "total":
+            rows.append({"step": label, "low": 0.0, "high": amount, "amount": amount, "kind": "total"})
+            level = amount
+        else:
+            signed = amount if kind == "in" else -amount
+            rows.append(
+                {
+                    "step": label,
+                    "low": min(level, level + signed),
+                    "high": max(level, level + signed),
+                    "amount": signed,
+                    "kind": "in" if kind == "in" else "out",
+                }
+            )
+            level += signed
+    data = pl.DataFrame(rows)
+    order = [label for _, label, _ in steps]
+    chart = (
+        alt.Chart(data, title="Open pipeline: what changed")
+        .mark_bar()
+        .encode(
+            x=alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("low:Q", title=None, axis=alt.Axis(format="$,.2s"), scale=alt.Scale(zero=False)),
+            y2="high:Q",
+            color=alt.Color(
+                "kind:N", scale=alt.Scale(domain=["total", "in", "out"], range=[PALETTE[0], GOOD, BAD]), legend=None
+            ),
+            tooltip=[alt.Tooltip("step:N"), alt.Tooltip("amount:Q", format="$,.0f", title="Amount")],
+        )
+        .properties(height=300)
+    )
+    return _themed(chart)

@@ -1,0 +1,145 @@
+"""The review notebook: an ordered list of cells, each with its own settings, saved by name as readable JSON.
+
+A notebook holds questions, not answers: it re-runs on the newest snapshot, so next week's review asks the
+same questions of new data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from kpi_core.model import DataError
+from kpi_core.snapshots import default_home
+
+CELL_KINDS: tuple[str, ...] = ("scorecard", "waterfall", "funnel", "stalled", "segment_chart", "note")
+FORMAT = "kpi-workbench-notebook/1"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell: what it shows (``kind``) and its settings. ``period`` None means the current period."""
+
+    kind: str
+    title: str
+    kpis: tuple[str, ...] = ()
+    dimension: str | None = None
+    grain: str = "quarter"
+    period: str | None = None
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in CELL_KINDS:
+            raise DataError(f"unknown cell kind {self.kind!r}; choose one of {', '.join(CELL_KINDS)}")
+
+
+@dataclass(frozen=True)
+class Notebook:
+    name: str
+    cells: tuple[Cell, ...] = field(default_factory=tuple)
+
+    def add(self, cell: Cell, at: int | None = None) -> Notebook:
+        cells = list(self.cells)
+        cells.insert(len(cells) if at is None else at, cell)
+        return replace(self, cells=tuple(cells))
+
+    def remove(self, index: int) -> Notebook:
+        return replace(self, cells=tuple(c for i, c in enumerate(self.cells) if i != index))
+
+    def move(self, index: int, step: int) -> Notebook:
+        """Move a cell up (step -1) or down (step 1); at the ends nothing moves."""
+        target = index + step
+        if not 0 <= index < len(self.cells) or not 0 <= target < len(self.cells):
+            return self
+        cells = list(self.cells)
+        cells[index], cells[target] = cells[target], cells[index]
+        return replace(self, cells=tuple(cells))
+
+    def update(self, index: int, cell: Cell) -> Notebook:
+        return replace(self, cells=tuple(cell if i == index else c for i, c in enumerate(self.cells)))
+
+    def to_json(self) -> str:
+        cells = [{k: v for k, v in asdict(c).items() if v not in ((), None, "")} for c in self.cells]
+        for cell in cells:
+            if "filters" in cell:
+                cell["filters"] = {k: list(v) for k, v in cell["filters"]}
+        return json.dumps({"format": FORMAT, "name": self.name, "cells": cells}, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str, origin: str = "notebook") -> Notebook:
+        try:
+            doc = json.loads(text)
+            if doc.get("format") != FORMAT:
+                raise ValueError("format")
+            cells = []
+            for item in doc["cells"]:
+                filters = tuple((k, tuple(v)) for k, v in dict(item.pop("filters", {})).items())
+                cells.append(Cell(**{**item, "kpis": tuple(item.get("kpis", ())), "filters": filters}))
+            return cls(str(doc["name"]), tuple(cells))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DataError(f"{origin}: not a review notebook ({exc.__class__.__name__}: {exc}).") from exc
+
+
+WEEKLY_REVIEW = Notebook(
+    "Weekly pipeline review",
+    (
+        Cell("note", "This week", text="What moved in the pipeline since last week, and what we do about it."),
+        Cell(
+            "scorecard",
+            "Where we stand",
+            kpis=(
+                "won_revenue",
+                "quota_attainment",
+                "pipeline_coverage",
+                "weighted_pipeline",
+                "win_rate",
+                "new_opportunities",
+            ),
+        ),
+        Cell("waterfall", "What changed since last week"),
+        Cell("funnel", "Stage funnel"),
+        Cell("stalled", "Stalled deals to unblock"),
+        Cell("segment_chart", "Revenue by region", kpis=("won_revenue",), dimension="region"),
+        Cell("note", "Actions", text="Owner, action, date."),
+    ),
+)
+"""The notebook that ships: the questions of a weekly pipeline review."""
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "notebook"
+
+
+class NotebookStore:
+    """Notebooks as readable JSON files in the workspace (``KPI_WORKBENCH_HOME/notebooks``)."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.folder = (home or default_home()) / "notebooks"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def names(self) -> list[str]:
+        found = [
+            Notebook.from_json(p.read_text(encoding="utf-8"), p.name).name for p in sorted(self.folder.glob("*.json"))
+        ]
+        return found if WEEKLY_REVIEW.name in found else [WEEKLY_REVIEW.name, *found]
+
+    def load(self, name: str) -> Notebook:
+        path = self.folder / f"{_slug(name)}.json"
+        if not path.exists():
+            if name == WEEKLY_REVIEW.name:
+                return WEEKLY_REVIEW
+            raise DataError(f"no notebook named {name!r}")
+        return Notebook.from_json(path.read_text(encoding="utf-8"), path.name)
+
+    def save(self, notebook: Notebook) -> Path:
+        path = self.folder / f"{_slug(notebook.name)}.json"
+        handle, temp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(notebook.to_json())
+        os.replace(temp, path)
+        return path

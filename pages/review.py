@@ -1,0 +1,208 @@
+"""Weekly review: a notebook of questions run on the newest snapshot, presentation mode, and the meeting pack."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import kpi_core as K
+from kpi_core.export import to_xlsx
+from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
+from kpi_core.snapshots import SnapshotStore
+from sample_data import load_sample
+from sample_data.history import seed_store
+from ui import review, state
+
+state.through_entrypoint()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the snapshots…")
+def review_data(latest_id: str, previous_id: str | None) -> review.ReviewData:
+    store = SnapshotStore()
+    latest, tables = store.load(latest_id)
+    data = K.Dataset.prepare(tables, as_of=latest.as_of)
+    if previous_id is None:
+        return review.ReviewData(data, f"{latest.name}")
+    previous, old = store.load(previous_id)
+    return review.ReviewData(data, latest.name, K.Dataset.prepare(old, as_of=previous.as_of), previous.name)
+
+
+store = SnapshotStore()
+snapshots = store.list()
+presenting = st.query_params.get("present") == "1"
+
+if not presenting:
+    st.title("Weekly review")
+if not snapshots:
+    st.info(
+        "The review runs on snapshots: weekly exports kept as history. Save this week's export from the command line "
+        "(`python -m kpi_core snapshots save FILE`), or start with the sample company's last thirteen weeks."
+    )
+    if st.button("Load the sample company's weekly history", key="seed_history"):
+        with st.spinner("Saving thirteen weekly exports…"):
+            seed_store(store, load_sample())
+        st.rerun()
+    st.stop()
+
+books = NotebookStore()
+names = books.names()
+if not presenting:
+    top = st.columns([2, 2, 2])
+    name = top[0].selectbox("Notebook", names, key="review_notebook")
+    latest_ref = top[1].selectbox(
+        "Snapshot",
+        [s.id for s in reversed(snapshots)],
+        key="review_snapshot",
+        format_func=lambda i: next(f"{s.name} ({s.as_of})" for s in snapshots if s.id == i),
+    )
+else:
+    name = st.session_state.get("review_notebook", names[0])
+    latest_ref = st.session_state.get("review_snapshot", snapshots[-1].id)
+ordered = [s.id for s in snapshots]
+position = ordered.index(latest_ref) if latest_ref in ordered else len(ordered) - 1
+previous_ref = ordered[position - 1] if position > 0 else None
+data = review_data(ordered[position], previous_ref)
+
+if "review_book" not in st.session_state or st.session_state.get("review_book_name") != name:
+    st.session_state["review_book"] = books.load(name).to_json()
+    st.session_state["review_book_name"] = name
+book = Notebook.from_json(st.session_state["review_book"])
+
+
+def keep(changed: Notebook) -> None:
+    st.session_state["review_book"] = changed.to_json()
+
+
+results = [review.run_cell(cell, data) for cell in book.cells]
+
+
+def draw(result: review.CellResult, *, large: bool = False) -> None:
+    if large:
+        st.markdown(f"# {result.title}")
+    else:
+        st.subheader(result.title)
+    if result.metrics:
+        cols = st.columns(min(len(result.metrics), 6))
+        for i, (label, value, delta) in enumerate(result.metrics):
+            cols[i % len(cols)].metric(label, value, delta or None, border=True)
+    if result.text:
+        st.markdown(f"### {result.text}" if large else result.text)
+    if result.chart is not None:
+        st.altair_chart(result.chart, width="stretch")
+    if result.table is not None and result.table.height:
+        st.dataframe(result.table, hide_index=True, width="stretch")
+    if result.note:
+        st.caption(result.note)
+
+
+if presenting:
+    index = min(int(st.session_state.get("slide", 0)), len(results) - 1)
+    draw(results[index], large=True)
+    st.caption(f"{index + 1} / {len(results)} · {data.quality_note}")
+    nav = st.columns([1, 1, 6, 1])
+    if nav[0].button("◀ Previous", key="prev", disabled=index == 0):
+        st.session_state["slide"] = index - 1
+        st.rerun()
+    if nav[1].button("Next ▶", key="next", disabled=index >= len(results) - 1):
+        st.session_state["slide"] = index + 1
+        st.rerun()
+    if nav[3].button("Exit", key="exit_present"):
+        st.query_params.pop("present", None)
+        st.rerun()
+    st.stop()
+
+st.caption(data.quality_note + (f" · compared with {data.previous_label}" if data.previous_label else ""))
+actions = st.columns(4)
+if actions[0].button("Present", key="present", type="primary"):
+    st.session_state["slide"] = 0
+    st.query_params["present"] = "1"
+    st.rerun()
+actions[1].download_button(
+    "Meeting pack (PPTX)",
+    lambda: review.pptx(book.name, results, data.quality_note, data.latest.as_of),
+    f"{book.name}.pptx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    key="pack",
+)
+save_name = actions[2].text_input("Save as", value=book.name, key="save_name", label_visibility="collapsed")
+if actions[3].button("Save notebook", key="save_book"):
+    books.save(Notebook(save_name, book.cells))
+    st.success(f"Saved {save_name!r}; it re-runs on the newest snapshot next time.")
+
+for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
+    with st.container(border=True):
+        draw(result)
+        tools = st.columns([1, 1, 1, 2, 2, 2])
+        if tools[0].button("↑", key=f"up_{i}", disabled=i == 0, help="Move up"):
+            keep(book.move(i, -1))
+            st.rerun()
+        if tools[1].button("↓", key=f"down_{i}", disabled=i == len(book.cells) - 1, help="Move down"):
+            keep(book.move(i, 1))
+            st.rerun()
+        if tools[2].button("✕", key=f"remove_{i}", help="Remove this cell"):
+            keep(book.remove(i))
+            st.rerun()
+        if result.chart is not None:
+            tools[3].download_button(
+                "Chart PNG",
+                lambda c=result.chart: review.chart_image(c, "png"),
+                f"{cell.title}.png",
+                "image/png",
+                key=f"png_{i}",
+            )
+            tools[4].download_button(
+                "Chart SVG",
+                lambda c=result.chart: review.chart_image(c, "svg"),
+                f"{cell.title}.svg",
+                "image/svg+xml",
+                key=f"svg_{i}",
+            )
+        if result.table is not None and result.table.height:
+            tools[5].download_button(
+                "Table XLSX",
+                lambda t=result.table: to_xlsx(t),
+                f"{cell.title}.xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                key=f"xlsx_{i}",
+            )
+        with st.expander("Edit this cell"):
+            title = st.text_input("Title", cell.title, key=f"title_{i}")
+            kpis = st.multiselect(
+                "KPIs",
+                [k.id for k in K.REGISTRY],
+                default=[k for k in cell.kpis if k in K.BY_ID],
+                key=f"kpis_{i}",
+                format_func=lambda k: K.get(k).label,
+            )
+            grain = st.selectbox(
+                "Grain",
+                ["week", "month", "quarter", "year", "all"],
+                index=["week", "month", "quarter", "year", "all"].index(cell.grain),
+                key=f"grain_{i}",
+            )
+            dims = data.latest.dimensions()
+            dimension = st.selectbox(
+                "Dimension", dims, index=dims.index(cell.dimension) if cell.dimension in dims else 0, key=f"dim_{i}"
+            )
+            text = st.text_area("Text", cell.text, key=f"text_{i}")
+            if st.button("Apply", key=f"apply_{i}"):
+                keep(
+                    book.update(
+                        i, Cell(cell.kind, title, tuple(kpis), dimension, grain, cell.period, cell.filters, text)
+                    )
+                )
+                st.rerun()
+
+with st.expander("Add a cell"):
+    kind = st.selectbox("Kind", CELL_KINDS, key="new_kind")
+    if st.button("Add", key="add_cell"):
+        keep(
+            book.add(
+                Cell(
+                    kind,
+                    kind.replace("_", " ").capitalize(),
+                    kpis=("won_revenue",) if kind in ("scorecard", "segment_chart") else (),
+                    dimension="region" if kind == "segment_chart" else None,
+                )
+            )
+        )
+        st.rerun()

@@ -1,0 +1,98 @@
+"""The weekly review: cells on the newest snapshot, presentation mode, and the PPTX meeting pack."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import kpi_core as K
+from kpi_core.notebook import WEEKLY_REVIEW
+from kpi_core.snapshots import SnapshotStore
+from sample_data import load_sample
+from sample_data.history import seed_store
+from tests.conftest import ROOT
+from tests.test_app import _isolated  # noqa: F401  (the same isolation: caches, profiles, pages folder)
+from ui import review
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KPI_WORKBENCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def history() -> review.ReviewData:
+    import tempfile
+
+    store = SnapshotStore(Path(tempfile.mkdtemp()))
+    seed_store(store, load_sample())
+    latest, previous = store.list()[-1], store.list()[-2]
+    return review.ReviewData(
+        K.Dataset.prepare(store.load(latest.id)[1], as_of=latest.as_of),
+        latest.name,
+        K.Dataset.prepare(store.load(previous.id)[1], as_of=previous.as_of),
+        previous.name,
+    )
+
+
+def test_every_default_cell_runs(history: review.ReviewData) -> None:
+    results = [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
+    kinds = [(r.kind, r.chart is not None, r.table is not None and r.table.height > 0) for r in results]
+    assert kinds == [
+        ("note", False, False),
+        ("scorecard", False, False),
+        ("waterfall", True, True),
+        ("funnel", True, False),
+        ("stalled", False, True),
+        ("segment_chart", True, True),
+        ("note", False, False),
+    ]
+    waterfall = results[2]
+    assert [m[0] for m in waterfall.metrics] == ["Start", "End"]
+    assert "Sample company 2026-11-13 to Sample company 2026-11-20" in waterfall.note
+
+
+def test_the_meeting_pack_opens_in_python_pptx(history: review.ReviewData) -> None:
+    from pptx import Presentation
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    results = [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
+    deck = Presentation(
+        io.BytesIO(review.pptx("Weekly pipeline review", results, history.quality_note, history.latest.as_of))
+    )
+    slides = list(deck.slides)
+    assert len(slides) == len(WEEKLY_REVIEW.cells) + 1  # a cover, then one slide per cell
+    titles = [s.shapes[0].text_frame.text for s in slides[1:]]
+    assert titles == [c.title for c in WEEKLY_REVIEW.cells]
+    pictures = [sum(sh.shape_type == MSO_SHAPE_TYPE.PICTURE for sh in s.shapes) for s in slides[1:]]
+    assert pictures == [0, 0, 1, 1, 0, 1, 0]
+    tables = [sum(sh.has_table for sh in s.shapes) for s in slides[1:]]
+    assert tables == [0, 0, 1, 0, 1, 1, 0]
+    footers = [s.shapes[-1].text_frame.text for s in slides[1:]]
+    assert all("Data as of 20 Nov 2026" in f for f in footers)
+
+
+def test_review_page_seeds_history_edits_and_presents(home: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/review.py").run()
+    assert "The review runs on snapshots" in at.info[0].value
+    at.button(key="seed_history").click().run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == [c.title for c in WEEKLY_REVIEW.cells]
+    at.button(key="down_0").click().run()
+    assert [s.value for s in at.subheader][:2] == ["Where we stand", "This week"]
+    at.button(key="remove_6").click().run()
+    assert len(at.subheader) == len(WEEKLY_REVIEW.cells) - 1
+    at.text_input(key="save_name").set_value("Friday review").run()
+    at.button(key="save_book").click().run()
+    assert (home / "notebooks" / "friday-review.json").exists()
+    at.button(key="present").click().run()
+    assert at.query_params["present"] == ["1"] or at.query_params["present"] == "1"
+    assert next(m.value for m in at.markdown) == "# Where we stand"
+    assert not at.text_input  # no editing controls while presenting
+    at.button(key="next").click().run()
+    assert next(m.value for m in at.markdown) == "# This week"
