@@ -16,7 +16,7 @@ from pathlib import Path
 from kpi_core.model import DataError
 from kpi_core.snapshots import default_home
 
-CELL_KINDS: tuple[str, ...] = ("scorecard", "waterfall", "funnel", "stalled", "segment_chart", "note")
+CELL_KINDS: tuple[str, ...] = ("scorecard", "waterfall", "funnel", "stalled", "segment_chart", "forecast", "note")
 FORMAT = "kpi-workbench-notebook/1"
 
 
@@ -105,6 +105,7 @@ WEEKLY_REVIEW = Notebook(
         Cell("funnel", "Stage funnel"),
         Cell("stalled", "Stalled deals to unblock"),
         Cell("segment_chart", "Revenue by region", kpis=("won_revenue",), dimension="region"),
+        Cell("forecast", "How good was our forecast", grain="month"),
         Cell("note", "Actions", text="Owner, action, date."),
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import kpi_core as K
-from kpi_core.export import to_xlsx
+from kpi_core.export import to_csv, to_xlsx
 from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
 from kpi_core.snapshots import SnapshotStore
 from sample_data import load_sample
@@ -15,15 +15,20 @@ from ui import review, state
 state.through_entrypoint()
 
 
-@st.cache_resource(max_entries=4, show_spinner="Preparing the snapshots…")
-def review_data(latest_id: str, previous_id: str | None) -> review.ReviewData:
-    store = SnapshotStore()
-    latest, tables = store.load(latest_id)
-    data = K.Dataset.prepare(tables, as_of=latest.as_of)
-    if previous_id is None:
-        return review.ReviewData(data, f"{latest.name}")
-    previous, old = store.load(previous_id)
-    return review.ReviewData(data, latest.name, K.Dataset.prepare(old, as_of=previous.as_of), previous.name)
+@st.cache_resource(max_entries=64, show_spinner="Preparing a snapshot…")
+def prepared(snapshot_id: str) -> K.Dataset:
+    snapshot, tables = SnapshotStore().load(snapshot_id)
+    return K.Dataset.prepare(tables, as_of=snapshot.as_of)
+
+
+def review_data(ordered: list[str], position: int) -> review.ReviewData:
+    """The chosen snapshot, the one before it, and every one up to it (each prepared once and cached)."""
+    names = {s.id: s.name for s in SnapshotStore().list()}
+    history = tuple(prepared(i) for i in ordered[: position + 1])
+    previous = ordered[position - 1] if position > 0 else None
+    return review.ReviewData(
+        history[-1], names[ordered[position]], history[-2] if previous else None, names.get(previous or ""), history
+    )
 
 
 store = SnapshotStore()
@@ -59,8 +64,7 @@ else:
     latest_ref = st.session_state.get("review_snapshot", snapshots[-1].id)
 ordered = [s.id for s in snapshots]
 position = ordered.index(latest_ref) if latest_ref in ordered else len(ordered) - 1
-previous_ref = ordered[position - 1] if position > 0 else None
-data = review_data(ordered[position], previous_ref)
+data = review_data(ordered, position)
 
 if "review_book" not in st.session_state or st.session_state.get("review_book_name") != name:
     st.session_state["review_book"] = books.load(name).to_json()
@@ -131,7 +135,7 @@ if actions[3].button("Save notebook", key="save_book"):
 for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
     with st.container(border=True):
         draw(result)
-        tools = st.columns([1, 1, 1, 2, 2, 2])
+        tools = st.columns([1, 1, 1, 2, 2, 2, 2])
         if tools[0].button("↑", key=f"up_{i}", disabled=i == 0, help="Move up"):
             keep(book.move(i, -1))
             st.rerun()
@@ -141,29 +145,33 @@ for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
         if tools[2].button("✕", key=f"remove_{i}", help="Remove this cell"):
             keep(book.remove(i))
             st.rerun()
+        downloads = []  # (label, builder, file suffix, mime): files are built only when clicked
         if result.chart is not None:
-            tools[3].download_button(
-                "Chart PNG",
-                lambda c=result.chart: review.chart_image(c, "png"),
-                f"{cell.title}.png",
-                "image/png",
-                key=f"png_{i}",
-            )
-            tools[4].download_button(
-                "Chart SVG",
-                lambda c=result.chart: review.chart_image(c, "svg"),
-                f"{cell.title}.svg",
-                "image/svg+xml",
-                key=f"svg_{i}",
-            )
+            chart = result.chart
+            downloads += [
+                ("Chart PNG", lambda c=chart: review.chart_image(c, "png"), "png", "image/png"),
+                ("Chart SVG", lambda c=chart: review.chart_image(c, "svg"), "svg", "image/svg+xml"),
+            ]
         if result.table is not None and result.table.height:
-            tools[5].download_button(
-                "Table XLSX",
-                lambda t=result.table: to_xlsx(t),
-                f"{cell.title}.xlsx",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                key=f"xlsx_{i}",
-            )
+            table = result.table
+            downloads += [
+                ("Table CSV", lambda t=table: to_csv(t), "csv", "text/csv"),
+                (
+                    "Table XLSX",
+                    lambda t=table: to_xlsx(t),
+                    "xlsx",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+            ]
+        for column, (label, build, suffix, mime) in zip(tools[3:], downloads, strict=False):
+            column.download_button(label, build, f"{cell.title}.{suffix}", mime, key=f"{suffix}_{i}")
+        if result.details is not None and result.details.height:
+            with st.expander("The deals behind each bar"):
+                categories = [c for c in result.details["category"].unique(maintain_order=True).to_list()]
+                chosen = st.selectbox("Bar", categories, key=f"bar_{i}", format_func=lambda c: c.replace("_", " "))
+                st.dataframe(
+                    result.details.filter(result.details["category"] == chosen), hide_index=True, width="stretch"
+                )
         with st.expander("Edit this cell"):
             title = st.text_input("Title", cell.title, key=f"title_{i}")
             kpis = st.multiselect(
@@ -191,6 +199,38 @@ for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
                     )
                 )
                 st.rerun()
+
+with st.expander("Snapshots"):
+    st.dataframe(
+        [{"id": s.id, "name": s.name, "as of": s.as_of, "tables": ", ".join(s.tables)} for s in reversed(snapshots)],
+        hide_index=True,
+        width="stretch",
+    )
+    cols = st.columns(3)
+    target = cols[0].selectbox(
+        "Snapshot",
+        [s.id for s in reversed(snapshots)],
+        key="manage_snapshot",
+        format_func=lambda i: next(f"{s.name} ({s.as_of})" for s in snapshots if s.id == i),
+    )
+    new_name = cols[1].text_input("New name", key="snapshot_new_name")
+    if cols[1].button("Rename", key="rename_snapshot") and new_name:
+        try:
+            store.rename(target, new_name)
+            st.rerun()
+        except K.DataError as exc:
+            st.error(str(exc))
+    if cols[2].button("Delete", key="delete_snapshot"):
+        store.delete(target)
+        st.rerun()
+    if st.button(f"Save the data now shown ({state.SOURCES[state.source()]}) as a snapshot", key="save_current"):
+        current = state.current_dataset()
+        try:
+            saved = store.save(state.raw_tables(), as_of=current.as_of, sources=[(state.SOURCES[state.source()], "")])
+            st.success(f"Saved {saved.name}.")
+            st.rerun()
+        except K.DataError as exc:
+            st.error(str(exc))
 
 with st.expander("Add a cell"):
     kind = st.selectbox("Kind", CELL_KINDS, key="new_kind")

@@ -13,7 +13,7 @@ import polars as pl
 
 from sample_data.generator import END, STAGE_PROBABILITY, STAGES
 
-LOOKUPS = ("reps", "products", "accounts")
+LOOKUPS = ("reps", "products", "accounts", "targets")
 
 
 def weekly_dates(weeks: int = 13, end: date = END) -> list[date]:

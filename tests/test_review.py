@@ -30,13 +30,9 @@ def history() -> review.ReviewData:
 
     store = SnapshotStore(Path(tempfile.mkdtemp()))
     seed_store(store, load_sample())
-    latest, previous = store.list()[-1], store.list()[-2]
-    return review.ReviewData(
-        K.Dataset.prepare(store.load(latest.id)[1], as_of=latest.as_of),
-        latest.name,
-        K.Dataset.prepare(store.load(previous.id)[1], as_of=previous.as_of),
-        previous.name,
-    )
+    snapshots = store.list()
+    history = tuple(K.Dataset.prepare(store.load(s.id)[1], as_of=s.as_of) for s in snapshots)
+    return review.ReviewData(history[-1], snapshots[-1].name, history[-2], snapshots[-2].name, history)
 
 
 def test_every_default_cell_runs(history: review.ReviewData) -> None:
@@ -49,11 +45,16 @@ def test_every_default_cell_runs(history: review.ReviewData) -> None:
         ("funnel", True, False),
         ("stalled", False, True),
         ("segment_chart", True, True),
+        ("forecast", True, True),
         ("note", False, False),
     ]
     waterfall = results[2]
     assert [m[0] for m in waterfall.metrics] == ["Start", "End"]
     assert "Sample company 2026-11-13 to Sample company 2026-11-20" in waterfall.note
+    assert waterfall.details is not None and set(waterfall.details["category"]) >= {"won", "lost", "new"}
+    forecast = results[6]
+    assert [m[0] for m in forecast.metrics] == ["Accuracy, 2026-10", "Forecast at the start", "Won"]
+    assert forecast.table is not None and forecast.table["period"].to_list() == ["2026-09", "2026-10"]
 
 
 def test_the_meeting_pack_opens_in_python_pptx(history: review.ReviewData) -> None:
@@ -69,9 +70,9 @@ def test_the_meeting_pack_opens_in_python_pptx(history: review.ReviewData) -> No
     titles = [s.shapes[0].text_frame.text for s in slides[1:]]
     assert titles == [c.title for c in WEEKLY_REVIEW.cells]
     pictures = [sum(sh.shape_type == MSO_SHAPE_TYPE.PICTURE for sh in s.shapes) for s in slides[1:]]
-    assert pictures == [0, 0, 1, 1, 0, 1, 0]
+    assert pictures == [0, 0, 1, 1, 0, 1, 1, 0]
     tables = [sum(sh.has_table for sh in s.shapes) for s in slides[1:]]
-    assert tables == [0, 0, 1, 0, 1, 1, 0]
+    assert tables == [0, 0, 1, 0, 1, 1, 1, 0]
     footers = [s.shapes[-1].text_frame.text for s in slides[1:]]
     assert all("Data as of 20 Nov 2026" in f for f in footers)
 
@@ -85,7 +86,7 @@ def test_review_page_seeds_history_edits_and_presents(home: Path) -> None:
     assert [s.value for s in at.subheader] == [c.title for c in WEEKLY_REVIEW.cells]
     at.button(key="down_0").click().run()
     assert [s.value for s in at.subheader][:2] == ["Where we stand", "This week"]
-    at.button(key="remove_6").click().run()
+    at.button(key="remove_7").click().run()
     assert len(at.subheader) == len(WEEKLY_REVIEW.cells) - 1
     at.text_input(key="save_name").set_value("Friday review").run()
     at.button(key="save_book").click().run()

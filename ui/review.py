@@ -30,6 +30,8 @@ class ReviewData:
     latest_label: str
     previous: K.Dataset | None = None
     previous_label: str | None = None
+    history: tuple[K.Dataset, ...] = ()
+    """Every snapshot up to the newest, oldest first (for forecast accuracy)."""
 
     @property
     def quality_note(self) -> str:
@@ -53,6 +55,8 @@ class CellResult:
     table: pl.DataFrame | None = None
     text: str = ""
     note: str = ""
+    details: pl.DataFrame | None = None
+    """Every row behind the cell (e.g. each deal behind each bar of the waterfall)."""
 
 
 def _period(cell: Cell, dataset: K.Dataset) -> P.Period:
@@ -124,6 +128,7 @@ def run_cell(cell: Cell, data: ReviewData) -> CellResult:
             chart=charts.waterfall(moved.waterfall),
             table=table,
             note=f"{data.previous_label} to {data.latest_label}, open pipeline closing in {period.label}",
+            details=moved.deals.filter(pl.col("category") != "unchanged"),
         )
     if cell.kind == "funnel":
         funnel = breakdowns.funnel(latest, period, filters)
@@ -153,6 +158,8 @@ def run_cell(cell: Cell, data: ReviewData) -> CellResult:
             table=table,
             note=f"Open deals closing in {period.label}, largest first",
         )
+    if cell.kind == "forecast":
+        return _forecast_cell(cell, data)
     # segment_chart
     kpi_id = (cell.kpis or ("won_revenue",))[0]
     dim = cell.dimension or "region"
@@ -166,6 +173,44 @@ def run_cell(cell: Cell, data: ReviewData) -> CellResult:
         cell.kind,
         chart=charts.ranked_bars(frame, segment=dim, unit=kpi.unit, title=f"{kpi.label}, {period.label}"),
         table=frame.select(pl.col(dim).cast(pl.String), pl.col("value").alias(kpi.label)),
+    )
+
+
+def _forecast_cell(cell: Cell, data: ReviewData) -> CellResult:
+    from kpi_core.forecast import forecast_accuracy
+
+    grain = cell.grain if cell.grain in ("week", "month", "quarter", "year") else "month"
+    by = [cell.dimension] if cell.dimension else []
+    frame = forecast_accuracy(list(data.history), grain=grain, by=by)  # type: ignore[arg-type]
+    if frame.height == 0:
+        return CellResult(
+            cell.title,
+            cell.kind,
+            note="Forecast accuracy needs snapshots from the start of a closed period: keep saving the weekly exports.",
+        )
+    overall = forecast_accuracy(list(data.history), grain=grain) if by else frame  # type: ignore[arg-type]
+    last = overall.row(-1, named=True)
+    metrics = [
+        (f"Accuracy, {last['period']}", format_value(last["accuracy"], "percent"), ""),
+        ("Forecast at the start", format_value(last["forecast"], "currency", compact=True), ""),
+        ("Won", format_value(last["actual"], "currency", compact=True), ""),
+    ]
+    chart = charts.bars_by(
+        overall.select(pl.col("period"), pl.col("accuracy").alias("value")),
+        category="period",
+        unit="percent",
+        title="Forecast accuracy by period",
+    )
+    table = frame.select(
+        "period", *by, pl.col("snapshot").cast(pl.String).alias("forecast made"), "forecast", "actual", "accuracy"
+    )
+    return CellResult(
+        cell.title,
+        cell.kind,
+        metrics=metrics,
+        chart=chart,
+        table=table,
+        note="Forecast = won so far + weighted open pipeline closing in the period, from the snapshot at its start",
     )
 
 

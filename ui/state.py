@@ -275,3 +275,13 @@ def rows_behind(
     return Behind(
         behind.table, rows.select(visible).head(limit), rows.height, behind.excluded.height, reasons, left_out
     )
+
+
+def raw_tables() -> dict[str, pl.DataFrame]:
+    """The canonical tables behind the data now shown, as imported (for saving a snapshot)."""
+    chosen = source()
+    if chosen == "maven":
+        return K.combine(K.read_file((MAVEN_DIR / n).read_bytes(), n) for n in MAVEN_FILES)
+    if chosen == "upload":
+        return K.combine(imported(u) for u in uploads())
+    return load_sample()
