@@ -217,3 +217,27 @@ def push_counts(snapshots: Sequence[pl.DataFrame]) -> pl.DataFrame:
         .agg(pl.col("pushed").sum().alias("pushes"))
         .sort("pushes", "deal_id", descending=[True, False])
     )
+
+
+def stage_history_from(snapshots: Sequence[tuple[object, pl.DataFrame]]) -> pl.DataFrame:
+    """Stage history rebuilt from snapshots (oldest first) for files that carry none: a deal entered a stage on
+    the date of the first snapshot that shows it there. Columns deal_id, stage, entered_at.
+
+    >>> from datetime import date
+    >>> weeks = [(date(2026, 1, 2), pl.DataFrame({"deal_id": ["a"], "stage": ["Prospecting"]})),
+    ...          (date(2026, 1, 9), pl.DataFrame({"deal_id": ["a"], "stage": ["Proposal"]}))]
+    >>> stage_history_from(weeks)["stage"].to_list()
+    ['Prospecting', 'Proposal']
+    """
+    parts = [
+        deals.select(deal_key().alias("deal_id"), pl.col("stage").cast(pl.String)).with_columns(
+            entered_at=pl.lit(day).cast(pl.Datetime("us"))
+        )
+        for day, deals in snapshots
+        if "stage" in deals.columns
+    ]
+    if not parts:
+        return pl.DataFrame(schema={"deal_id": pl.String, "stage": pl.String, "entered_at": pl.Datetime("us")})
+    seen = pl.concat(parts).drop_nulls(["deal_id", "stage"]).sort("deal_id", "entered_at")
+    changed = pl.col("stage").ne_missing(pl.col("stage").shift(1).over("deal_id"))
+    return seen.filter(changed)

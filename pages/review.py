@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import kpi_core as K
+from kpi_core.changes import stage_history_from
 from kpi_core.export import to_csv, to_xlsx
 from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
 from kpi_core.snapshots import SnapshotStore
@@ -21,10 +22,25 @@ def prepared(snapshot_id: str) -> K.Dataset:
     return K.Dataset.prepare(tables, as_of=snapshot.as_of)
 
 
+@st.cache_resource(max_entries=16, show_spinner="Rebuilding stage history from the snapshots…")
+def with_history(ids: tuple[str, ...]) -> K.Dataset:
+    """The newest of ``ids``; when its files carry no stage history, one rebuilt from all the snapshots, so time
+    in stage and stalled deals work on plain weekly reports."""
+    store = SnapshotStore()
+    loaded = [store.load(i) for i in ids]
+    snapshot, tables = loaded[-1]
+    if "stage_history" not in tables and len(loaded) > 1:
+        tables = {
+            **tables,
+            "stage_history": stage_history_from([(s.as_of, t["deals"]) for s, t in loaded if "deals" in t]),
+        }
+    return K.Dataset.prepare(tables, as_of=snapshot.as_of)
+
+
 def review_data(ordered: list[str], position: int) -> review.ReviewData:
     """The chosen snapshot, the one before it, and every one up to it (each prepared once and cached)."""
     names = {s.id: s.name for s in SnapshotStore().list()}
-    history = tuple(prepared(i) for i in ordered[: position + 1])
+    history = (*[prepared(i) for i in ordered[:position]], with_history(tuple(ordered[: position + 1])))
     previous = ordered[position - 1] if position > 0 else None
     return review.ReviewData(
         history[-1], names[ordered[position]], history[-2] if previous else None, names.get(previous or ""), history
@@ -115,7 +131,7 @@ if presenting:
     st.stop()
 
 st.caption(data.quality_note + (f" · compared with {data.previous_label}" if data.previous_label else ""))
-actions = st.columns(4)
+actions = st.columns(5)
 if actions[0].button("Present", key="present", type="primary"):
     st.session_state["slide"] = 0
     st.query_params["present"] = "1"
@@ -127,8 +143,15 @@ actions[1].download_button(
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     key="pack",
 )
-save_name = actions[2].text_input("Save as", value=book.name, key="save_name", label_visibility="collapsed")
-if actions[3].button("Save notebook", key="save_book"):
+actions[2].download_button(
+    "Meeting pack (PDF)",
+    lambda: review.pdf(book.name, results, data.quality_note, data.latest.as_of),
+    f"{book.name}.pdf",
+    "application/pdf",
+    key="pack_pdf",
+)
+save_name = actions[3].text_input("Save as", value=book.name, key="save_name", label_visibility="collapsed")
+if actions[4].button("Save notebook", key="save_book"):
     books.save(Notebook(save_name, book.cells))
     st.success(f"Saved {save_name!r}; it re-runs on the newest snapshot next time.")
 

@@ -146,3 +146,25 @@ def test_the_waterfall_always_balances(before: dict[str, Row], after: dict[str, 
     assert balance(result.waterfall) == result.waterfall["end"]
     assert result.deals["deal_id"].is_unique().all()
     assert sum(result.counts.values()) + int((result.deals["category"] == "unchanged").sum()) == result.deals.height
+
+
+def test_stage_history_rebuilt_from_snapshots_gives_time_in_stage() -> None:
+    import kpi_core as K
+    from kpi_core.changes import stage_history_from
+
+    weeks = [
+        (date(2026, 10, 2), pl.DataFrame({"deal_id": ["a", "b"], "stage": ["Prospecting", "Prospecting"]})),
+        (date(2026, 10, 9), pl.DataFrame({"deal_id": ["a", "b"], "stage": ["Prospecting", "Proposal"]})),
+        (date(2026, 10, 16), pl.DataFrame({"deal_id": ["a", "b"], "stage": ["Proposal", "Proposal"]})),
+    ]
+    history = stage_history_from(weeks)
+    assert history.select("deal_id", "stage", pl.col("entered_at").dt.date()).rows() == [
+        ("a", "Prospecting", date(2026, 10, 2)),
+        ("a", "Proposal", date(2026, 10, 16)),
+        ("b", "Prospecting", date(2026, 10, 2)),
+        ("b", "Proposal", date(2026, 10, 9)),
+    ]
+    deals = weeks[-1][1].with_columns(amount=pl.lit(1.0), close_date=pl.lit(date(2026, 12, 1)))
+    ds = K.Dataset.prepare({"deals": deals, "stage_history": history}, as_of=date(2026, 10, 16))
+    frame = K.evaluate(ds, ["time_in_stage_days"], grain="quarter", compare=False)
+    assert frame.select("stage", "value").rows() == [("Prospecting", 10.5)]  # a 14 days, b 7 days

@@ -97,3 +97,13 @@ def test_review_page_seeds_history_edits_and_presents(home: Path) -> None:
     assert not at.text_input  # no editing controls while presenting
     at.button(key="next").click().run()
     assert next(m.value for m in at.markdown) == "# This week"
+
+
+def test_the_meeting_pack_as_pdf(history: review.ReviewData) -> None:
+    import re
+
+    results = [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
+    document = review.pdf("Weekly pipeline review", results, history.quality_note, history.latest.as_of)
+    assert document.startswith(b"%PDF-")
+    assert len(re.findall(rb"/Type /Page\b(?!s)", document)) == len(WEEKLY_REVIEW.cells) + 1
+    assert len(re.findall(rb"/Subtype /Image", document)) == sum(r.chart is not None for r in results)

@@ -218,6 +218,8 @@ def chart_image(chart: alt.Chart, fmt: str = "png") -> bytes:
     """A chart as PNG or SVG bytes (rendered offline)."""
     import vl_convert as vlc
 
+    if not isinstance(chart, alt.FacetChart):
+        chart = chart.properties(width=760)  # on screen charts take the page's width; an image needs its own
     spec = chart.to_json()
     return vlc.vegalite_to_png(spec, scale=2) if fmt == "png" else vlc.vegalite_to_svg(spec).encode("utf-8")
 
@@ -290,3 +292,69 @@ def pptx(title: str, results: list[CellResult], footnote: str, as_of: date) -> b
     buffer = io.BytesIO()
     deck.save(buffer)
     return buffer.getvalue()
+
+
+def pdf(title: str, results: list[CellResult], footnote: str, as_of: date) -> bytes:
+    """The meeting pack as a PDF: a cover, then one landscape page per cell (title, numbers, chart, table, note)."""
+    from fpdf import FPDF
+
+    def clean(value: object) -> str:  # the built-in PDF fonts cover Latin-1 only
+        return str(value).encode("latin-1", "replace").decode("latin-1")
+
+    doc = FPDF(orientation="L", unit="mm", format="A4")
+    doc.set_auto_page_break(auto=False)
+    doc.add_page()
+    doc.set_font("Helvetica", "B", 32)
+    doc.set_xy(20, 80)
+    doc.cell(0, 14, clean(title))
+    doc.set_font("Helvetica", "", 16)
+    doc.set_xy(20, 98)
+    doc.cell(0, 10, f"As of {as_of:%d %B %Y}")
+    for result in results:
+        doc.add_page()
+        doc.set_font("Helvetica", "B", 22)
+        doc.set_xy(12, 10)
+        doc.cell(0, 12, clean(result.title))
+        y = 26.0
+        if result.metrics:
+            doc.set_font("Helvetica", "", 12)
+            line = "    ".join(
+                f"{label}: {value}" + (f" ({delta})" if delta else "") for label, value, delta in result.metrics[:6]
+            )
+            doc.set_xy(12, y)
+            doc.multi_cell(273, 6, clean(line))
+            y = doc.get_y() + 3
+        if result.text:
+            doc.set_font("Helvetica", "", 16)
+            doc.set_xy(12, y)
+            doc.multi_cell(273, 8, clean(result.text))
+            y = doc.get_y() + 3
+        has_table = result.table is not None and result.table.height > 0
+        if result.chart is not None:
+            doc.image(
+                io.BytesIO(chart_image(result.chart)),
+                x=12,
+                y=y,
+                w=150 if has_table else 273,
+                h=190 - y - 6,
+                keep_aspect_ratio=True,
+            )
+        if has_table and result.table is not None:
+            table = result.table.head(12)
+            x = 170 if result.chart is not None else 12
+            width = (285 - x) / max(table.width, 1)
+            doc.set_font("Helvetica", "B", 8)
+            doc.set_xy(x, y)
+            chars = max(int(width / 1.7), 4)  # what fits in a cell at 8 pt
+            for name in table.columns:
+                doc.cell(width, 6, clean(name.replace("_", " "))[:chars], border=1)
+            doc.set_font("Helvetica", "", 8)
+            for row in table.iter_rows():
+                doc.set_xy(x, doc.get_y() + 6)
+                for value in row:
+                    shown = "" if value is None else (f"{value:,.0f}" if isinstance(value, float) else str(value))
+                    doc.cell(width, 6, clean(shown)[:chars], border=1)
+        doc.set_font("Helvetica", "", 8)
+        doc.set_xy(12, 198)
+        doc.cell(0, 5, clean(f"{result.note}  ·  {footnote}" if result.note else footnote)[:220])
+    return bytes(doc.output())
