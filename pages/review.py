@@ -8,7 +8,7 @@ import kpi_core as K
 from kpi_core.changes import stage_history_from
 from kpi_core.export import to_csv, to_xlsx
 from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
-from kpi_core.snapshots import SnapshotStore
+from kpi_core.snapshots import SnapshotStore, export_date
 from sample_data import load_sample
 from sample_data.history import seed_store
 from ui import review, state
@@ -214,11 +214,20 @@ for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
             dimension = st.selectbox(
                 "Dimension", dims, index=dims.index(cell.dimension) if cell.dimension in dims else 0, key=f"dim_{i}"
             )
+            period = st.text_input(
+                "Period (empty: the current one)",
+                cell.period or "",
+                key=f"period_{i}",
+                placeholder="e.g. 2026-Q4 or 2026-11",
+            )
             text = st.text_area("Text", cell.text, key=f"text_{i}")
             if st.button("Apply", key=f"apply_{i}"):
                 keep(
                     book.update(
-                        i, Cell(cell.kind, title, tuple(kpis), dimension, grain, cell.period, cell.filters, text)
+                        i,
+                        Cell(
+                            cell.kind, title, tuple(kpis), dimension, grain, period.strip() or None, cell.filters, text
+                        ),
                     )
                 )
                 st.rerun()
@@ -249,7 +258,12 @@ with st.expander("Snapshots"):
     if st.button(f"Save the data now shown ({state.SOURCES[state.source()]}) as a snapshot", key="save_current"):
         current = state.current_dataset()
         try:
-            saved = store.save(state.raw_tables(), as_of=current.as_of, sources=[(state.SOURCES[state.source()], "")])
+            uploads = state.uploads() if state.source() == "upload" else ()
+            sources = [(u.name, u.digest) for u in uploads] or [(state.SOURCES[state.source()], "")]
+            mapping = {u.name: dict(u.overrides) for u in uploads}
+            hints = [state.imported(u).as_of_hint for u in uploads]
+            as_of = next((d for d in (export_date(h) for h in hints) if d), current.as_of)
+            saved = store.save(state.raw_tables(), as_of=as_of, sources=sources, mapping=mapping)
             st.success(f"Saved {saved.name}.")
             st.rerun()
         except K.DataError as exc:

@@ -52,6 +52,7 @@ def test_every_default_cell_runs(history: review.ReviewData) -> None:
     assert [m[0] for m in waterfall.metrics] == ["Start", "End"]
     assert "Sample company 2026-11-13 to Sample company 2026-11-20" in waterfall.note
     assert waterfall.details is not None and set(waterfall.details["category"]) >= {"won", "lost", "new"}
+    assert "pushes" in waterfall.details.columns and waterfall.details["pushes"].max() >= 1
     forecast = results[6]
     assert [m[0] for m in forecast.metrics] == ["Accuracy, 2026-10", "Forecast at the start", "Won"]
     assert forecast.table is not None and forecast.table["period"].to_list() == ["2026-09", "2026-10"]

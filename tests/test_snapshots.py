@@ -141,9 +141,15 @@ def test_changes_command_between_two_exports_and_snapshots(
     }
     advanced = next(d for d in doc["deals"] if d["deal_id"] == "006A00000000001")
     assert (advanced["amount_before"], advanced["amount_after"], advanced["stage_move"]) == (100.0, 120.0, "advanced")
+    assert {d["deal_id"]: d["pushes"] for d in doc["deals"]}["006A00000000002"] == 0
 
     assert main(["snapshots", "save", str(before), "--as-of", "2026-11-13", "--name", "week 46"]) == 0
     assert main(["snapshots", "save", str(after), "--as-of", "2026-11-20", "--name", "week 47"]) == 0
+    import hashlib
+
+    saved = SnapshotStore().get("week 46")
+    assert saved.sources == (("week46.csv", hashlib.sha256(before.read_bytes()).hexdigest()),)
+    assert json.loads(saved.mapping)["week46.csv"]["Opportunity ID"] == "deal_id"
     capsys.readouterr()
     assert main(["changes", "--from", "week 46", "--to", "week 47", "--period", "2026-Q4", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["waterfall"] == doc["waterfall"]

@@ -16,7 +16,7 @@ import polars as pl
 import kpi_core as K
 from kpi_core import breakdowns
 from kpi_core import periods as P
-from kpi_core.changes import what_changed
+from kpi_core.changes import push_counts, what_changed
 from kpi_core.formatting import format_delta, format_value
 from kpi_core.notebook import Cell
 from ui import charts
@@ -128,7 +128,11 @@ def run_cell(cell: Cell, data: ReviewData) -> CellResult:
             chart=charts.waterfall(moved.waterfall),
             table=table,
             note=f"{data.previous_label} to {data.latest_label}, open pipeline closing in {period.label}",
-            details=moved.deals.filter(pl.col("category") != "unchanged"),
+            details=moved.deals.filter(pl.col("category") != "unchanged").join(
+                push_counts([d.table("deals") for d in (data.history or (data.previous, latest))]),
+                on="deal_id",
+                how="left",
+            ),
         )
     if cell.kind == "funnel":
         funnel = breakdowns.funnel(latest, period, filters)
@@ -195,11 +199,19 @@ def _forecast_cell(cell: Cell, data: ReviewData) -> CellResult:
         ("Forecast at the start", format_value(last["forecast"], "currency", compact=True), ""),
         ("Won", format_value(last["actual"], "currency", compact=True), ""),
     ]
-    chart = charts.bars_by(
-        overall.select(pl.col("period"), pl.col("accuracy").alias("value")),
-        category="period",
-        unit="percent",
-        title="Forecast accuracy by period",
+    # how the forecast for the last closed period moved, week by week, against what was won
+    weekly = forecast_accuracy(list(data.history), grain=grain, weekly=True)  # type: ignore[arg-type]
+    points = weekly.filter(pl.col("period") == last["period"]).select(
+        pl.col("snapshot").cast(pl.String).alias("period"), "forecast", "actual"
+    )
+    trend = pl.concat(
+        [
+            points.select("period", pl.col("forecast").alias("value"), series=pl.lit("forecast that week")),
+            points.select("period", pl.col("actual").alias("value"), series=pl.lit("won in the end")),
+        ]
+    )
+    chart = charts.trend_lines(
+        trend, segment="series", unit="currency", title=f"Forecast for {last['period']}, week by week"
     )
     table = frame.select(
         "period", *by, pl.col("snapshot").cast(pl.String).alias("forecast made"), "forecast", "actual", "accuracy"
