@@ -5,17 +5,15 @@ Each returns a small tidy frame (far below Altair's 5,000-row limit) computed fr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import polars as pl
 
 from kpi_core import periods as P
-from kpi_core.engine import _filter_expr
+from kpi_core.engine import Filters, _filter_expr
 from kpi_core.model import Dataset
 from kpi_core.periods import Period
-
-Filters = Mapping[str, Sequence[str]]
 
 
 def _filtered(dataset: Dataset, table: str, filters: Filters | None) -> pl.DataFrame:

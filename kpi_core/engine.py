@@ -423,7 +423,7 @@ def report(
     wide_results = collected[: len(wide_plans)]
     long_results = collected[len(wide_plans) :]
 
-    wide = _merge(wide_plans, wide_results, wf, by, dataset)
+    wide = _merge(wide_plans, wide_results, wf, by)
     for kpi_id in needed:
         kpi = get(kpi_id)
         if kpi.scope == "derived":
@@ -594,7 +594,6 @@ def _merge(
     results: list[pl.DataFrame],
     wf: pl.DataFrame,
     by: Sequence[str],
-    dataset: Dataset,
 ) -> pl.DataFrame:
     """Join every scope's aggregates on (window, segment); additive KPIs with no rows are 0."""
     keys = ["_key", *by]
@@ -636,10 +635,9 @@ def _compare(
     )
     current = long.join(link, on="_key", how="inner")
     other = long.rename({"_key": "_other", "value": "_v"})
-    join_keys = [c for c in keys]
     frame = current.join(
-        other.rename({"_other": "_prev", "_v": "previous"}), on=["_prev", *join_keys], how="left", nulls_equal=True
-    ).join(other.rename({"_other": "_yoy", "_v": "last_year"}), on=["_yoy", *join_keys], how="left", nulls_equal=True)
+        other.rename({"_other": "_prev", "_v": "previous"}), on=["_prev", *keys], how="left", nulls_equal=True
+    ).join(other.rename({"_other": "_yoy", "_v": "last_year"}), on=["_yoy", *keys], how="left", nulls_equal=True)
     # open-pipeline KPIs describe the pipeline as of the export date: another period's value from the same export
     # is not what it was then (that needs snapshot history), so they get no comparison
     as_of_only = pl.col("kpi").is_in(sorted(POINT_IN_TIME))

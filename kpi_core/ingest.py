@@ -790,7 +790,7 @@ def read_file(
         frame = _stage_changes(frame)
     if kind == "leads" and "lead_id" not in frame.columns:
         frame = frame.with_columns(lead_id=pl.format("row-{}", pl.int_range(1, pl.len() + 1)))
-    quality.append(check_table(kind, frame, name, source, generated_ids=generated_ids))
+    quality.append(check_table(kind, frame, name, generated_ids=generated_ids))
     table = ImportedTable(kind, frame, tuple(mapping), sig, smap)
     return FileImport(
         name, source, (table, *tables), grid, pl.concat(quality, how="vertical_relaxed"), _as_of_hint(grid, name)

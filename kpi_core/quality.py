@@ -41,7 +41,7 @@ def _example(frame: pl.DataFrame, mask: pl.Expr, columns: list[str]) -> str:
 
 
 def check_table(
-    kind: str, frame: pl.DataFrame, file: str, source: str, *, today: date | None = None, generated_ids: bool = False
+    kind: str, frame: pl.DataFrame, file: str, *, today: date | None = None, generated_ids: bool = False
 ) -> pl.DataFrame:
     """The data-quality rules for one canonical table."""
     rows: list[pl.DataFrame] = [EMPTY]

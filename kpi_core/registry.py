@@ -168,10 +168,6 @@ class KPI:
         return SCOPES[self.scope].needs
 
 
-def _kpi(*args: object, **kwargs: object) -> KPI:
-    return KPI(*args, **kwargs)  # type: ignore[arg-type]
-
-
 AMOUNT = pl.col("amount")
 won_amount = AMOUNT.filter(WON).sum()
 won_count = WON.sum()

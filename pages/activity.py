@@ -6,7 +6,6 @@ import polars as pl
 import streamlit as st
 
 import kpi_core as K
-from kpi_core import breakdowns
 from kpi_core import periods as P
 from kpi_core.formatting import format_value
 from ui import charts, state
@@ -45,17 +44,8 @@ else:
 st.subheader(f"Lead response time · leads created in {view.period.label}")
 sla = dataset.settings.response_sla_hours
 if dataset.has("leads") and "response_hours" in dataset.table("leads").columns:
-    leads = K.rows_behind(dataset, "leads_contacted_1h", view.period).included
-    for dim, chosen in view.filters:
-        if dim in leads.columns:
-            leads = leads.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
-    edges = [0.0, 1.0, 4.0, 24.0, 72.0]
-    labels = ["< 1 h", "1-4 h", "4-24 h", "1-3 days", "> 3 days"]
-    table = breakdowns.distribution(leads["response_hours"].filter(leads["response_hours"] >= 0), edges, labels)
-    never = int(leads["response_hours"].null_count())
-    table = pl.concat(
-        [table, pl.DataFrame({"bin": ["never"], "order": [len(labels)], "count": [never]}, schema=table.schema)]
-    ).with_columns(
+    table = state.response_times(state.dataset_key(), view.period.label, view.filters)
+    table = table.with_columns(
         band=pl.when(pl.col("bin") == "never")
         .then(pl.lit("never"))
         .when(pl.col("order") == 0)
@@ -85,10 +75,7 @@ if board.height:
     wide = board.filter(pl.col("owner").is_not_null()).pivot(
         on="kpi", index="owner", values="value", aggregate_function="first"
     )
-    closed = K.rows_behind(dataset, "win_rate", view.period).included
-    counts = (
-        dict(closed.group_by(pl.col("owner").cast(pl.String)).len().iter_rows()) if "owner" in closed.columns else {}
-    )
+    counts = state.closed_deals_by_owner(state.dataset_key(), view.period.label, view.filters)
     wide = wide.with_columns(
         pl.col("owner").cast(pl.String),
         closed_deals=pl.col("owner").cast(pl.String).replace_strict(counts, default=0, return_dtype=pl.Int64),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from kpi_core import breakdowns
 from kpi_core import periods as P
-from ui import charts, state, tiles
+from ui import charts, presets, state, tiles
 
 state.through_entrypoint()
 
@@ -17,18 +16,7 @@ currency = state.display_currency(dataset)
 fy = dataset.settings.fiscal_year_start
 st.title("Customers")
 
-kpis = [
-    "mrr",
-    "arr",
-    "new_customers",
-    "churn_rate",
-    "revenue_churn_rate",
-    "net_revenue_retention",
-    "cac",
-    "cltv",
-    "ltv_cac_ratio",
-    "upsell_rate",
-]
+kpis = presets.CUSTOMERS
 frame, unavailable, warnings = state.report(view, kpis)
 compare_column, delta_column = state.delta_columns(view)
 rows = list(frame.filter(pl.col("stage").is_null()).iter_rows(named=True))
@@ -47,7 +35,7 @@ if dataset.has("subscriptions"):
         )
         for i in reversed(range(12))
     ]
-    movements = breakdowns.mrr_movements(dataset, months, view.filter_dict)
+    movements = state.mrr_movements(state.dataset_key(), tuple(m.label for m in months), view.filters)
     st.altair_chart(charts.mrr_movements(movements), width="stretch")
     with st.expander("MRR movements as a table"):
         table = movements.pivot(on="movement", index="period", values="mrr").select(
@@ -63,7 +51,7 @@ if dataset.has("subscriptions"):
                 if c != "period"
             },
         )
-    cohorts = breakdowns.cohort_retention(dataset, filters=view.filter_dict)
+    cohorts = state.cohort_retention(state.dataset_key(), view.filters)
     if cohorts.height:
         st.altair_chart(charts.cohort_heatmap(cohorts), width="stretch")
 else:

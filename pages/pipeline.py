@@ -6,7 +6,6 @@ import polars as pl
 import streamlit as st
 
 import kpi_core as K
-from kpi_core import breakdowns
 from kpi_core.formatting import format_value
 from ui import charts, state, tiles
 
@@ -49,27 +48,17 @@ forecast = (
     if "weighted_pipeline" in values
     else None
 )
-with cols[0]:
-    st.metric(
-        "Open pipeline",
-        format_value(values.get("open_pipeline"), "currency", currency, compact=True),
-        border=True,
-        help=K.get("open_pipeline").formula,
-    )
-with cols[1]:
-    st.metric(
-        "Weighted pipeline",
-        format_value(values.get("weighted_pipeline"), "currency", currency, compact=True),
-        border=True,
-        help=K.get("weighted_pipeline").formula,
-    )
-with cols[2]:
-    st.metric(
+money_tiles = [
+    ("Open pipeline", values.get("open_pipeline"), K.get("open_pipeline").formula),
+    ("Weighted pipeline", values.get("weighted_pipeline"), K.get("weighted_pipeline").formula),
+    (
         "Forecast (won + weighted)",
-        format_value(forecast, "currency", currency, compact=True),
-        border=True,
-        help="Won revenue to date in the period plus the weighted open pipeline closing in it.",
-    )
+        forecast,
+        "Won revenue to date in the period plus the weighted open pipeline closing in it.",
+    ),
+]
+for column, (label, value, explained) in zip(cols, money_tiles, strict=False):
+    column.metric(label, format_value(value, "currency", currency, compact=True), border=True, help=explained)
 with cols[3]:
     coverage = values.get("pipeline_coverage")
     st.metric(
@@ -104,7 +93,7 @@ for col, (kpi_id, label) in zip(cols[1:], velocity_parts, strict=True):
 
 left, right = st.columns(2, gap="large")
 with left:
-    funnel = breakdowns.funnel(dataset, view.period if view.grain != "all" else None, view.filter_dict)
+    funnel = state.funnel(state.dataset_key(), view.period.label if view.grain != "all" else None, view.filters)
     if funnel.height and funnel["reached"][0]:
         st.altair_chart(charts.funnel(funnel), width="stretch")
         inferred = not dataset.has("stage_history")

@@ -92,7 +92,13 @@ def keep(changed: Notebook) -> None:
     st.session_state["review_book"] = changed.to_json()
 
 
-results = [review.run_cell(cell, data) for cell in book.cells]
+@st.cache_resource(max_entries=8, show_spinner="Running the notebook…")
+def cell_results(book_json: str, ordered: tuple[str, ...], position: int) -> list[review.CellResult]:
+    """Every cell run once per notebook and snapshot (button clicks and downloads rerun the page)."""
+    return [review.run_cell(cell, review_data(list(ordered), position)) for cell in Notebook.from_json(book_json).cells]
+
+
+results = cell_results(book.to_json(), tuple(ordered), position)
 
 
 def draw(result: review.CellResult, *, large: bool = False) -> None:

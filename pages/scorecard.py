@@ -7,58 +7,10 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core.engine import POINT_IN_TIME
-from ui import state, tiles
+from ui import presets, state, tiles
 
 state.through_entrypoint()
 
-PRESETS = {
-    "Executive": [
-        "won_revenue",
-        "revenue_growth",
-        "quota_attainment",
-        "win_rate",
-        "avg_deal_size",
-        "arr",
-        "net_revenue_retention",
-        "pipeline_coverage",
-        "pipeline_created",
-        "new_opportunities",
-        "sales_velocity",
-        "cac",
-        "ltv_cac_ratio",
-    ],
-    "Manager": [
-        "won_revenue",
-        "quota_attainment",
-        "win_rate",
-        "sales_cycle_days",
-        "avg_deal_size",
-        "deals_won",
-        "activities_per_rep_week",
-        "meetings",
-        "new_opportunities",
-        "pipeline_created",
-        "pipeline_coverage",
-        "weighted_pipeline",
-        "stalled_deals",
-        "overdue_deals",
-        "lead_response_hours",
-    ],
-    "Rep": [
-        "won_revenue",
-        "quota_attainment",
-        "deals_won",
-        "win_rate",
-        "calls",
-        "emails",
-        "meetings",
-        "new_opportunities",
-        "open_pipeline",
-        "stalled_deals",
-        "overdue_deals",
-        "leads_contacted_1h",
-    ],
-}
 PER_STAGE = {"stage_conversion", "time_in_stage_days"}
 
 dataset = state.current_dataset()
@@ -68,9 +20,11 @@ fy = dataset.settings.fiscal_year_start
 
 st.title("Scorecard")
 top = st.columns([3, 5])
-preset = top[0].segmented_control("View", [*PRESETS, "All"], default="Manager", key="scorecard_preset")
+preset = top[0].segmented_control("View", [*presets.SCORECARD, "All"], default="Manager", key="scorecard_preset")
 choices = [k.id for k in K.REGISTRY if k.id not in PER_STAGE]
-chosen_default = [k for k in PRESETS.get(preset or "", choices) if k in choices] if preset != "All" else choices
+chosen_default = (
+    [k for k in presets.SCORECARD.get(preset or "", choices) if k in choices] if preset != "All" else choices
+)
 chosen = top[1].multiselect(
     "KPIs shown", choices, default=chosen_default, key=f"scorecard_kpis_{preset}", format_func=lambda k: K.get(k).label
 )

@@ -14,6 +14,7 @@ import kpi_core as K
 from kpi_core.formatting import format_value
 from tests import fixtures as F
 from tests.conftest import ROOT
+from ui import presets
 
 PAGES = [
     "pages/scorecard.py",
@@ -24,23 +25,7 @@ PAGES = [
     "pages/data.py",
     "pages/guide.py",
 ]
-MANAGER = [
-    "won_revenue",
-    "quota_attainment",
-    "win_rate",
-    "sales_cycle_days",
-    "avg_deal_size",
-    "deals_won",
-    "activities_per_rep_week",
-    "meetings",
-    "new_opportunities",
-    "pipeline_created",
-    "pipeline_coverage",
-    "weighted_pipeline",
-    "stalled_deals",
-    "overdue_deals",
-    "lead_response_hours",
-]
+MANAGER = presets.SCORECARD["Manager"]
 
 
 @pytest.fixture(autouse=True)
@@ -216,18 +201,7 @@ def test_pipeline_and_customers_show_the_engines_numbers(sample: K.Dataset) -> N
     at.switch_page("pages/customers.py").run()
     assert shown(at) == expected(
         sample,
-        [
-            "mrr",
-            "arr",
-            "new_customers",
-            "churn_rate",
-            "revenue_churn_rate",
-            "net_revenue_retention",
-            "cac",
-            "cltv",
-            "ltv_cac_ratio",
-            "upsell_rate",
-        ],
+        presets.CUSTOMERS,
         grain="quarter",
     )
     assert len(at.get("vega_lite_chart")) == 2  # MRR movements and cohorts

@@ -285,3 +285,62 @@ def raw_tables() -> dict[str, pl.DataFrame]:
     if chosen == "upload":
         return K.combine(imported(u) for u in uploads())
     return load_sample()
+
+
+# Small results the pages chart, computed once per dataset, period and filters (reruns then cost nothing).
+Key = tuple[str, tuple[Upload, ...], int, str]
+FilterKey = tuple[tuple[str, tuple[str, ...]], ...]
+RESPONSE_BINS = ([0.0, 1.0, 4.0, 24.0, 72.0], ["< 1 h", "1-4 h", "4-24 h", "1-3 days", "> 3 days"])
+
+
+def _with_filters(rows: pl.DataFrame, filters: FilterKey) -> pl.DataFrame:
+    for dim, chosen in filters:
+        if dim in rows.columns:
+            rows = rows.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
+    return rows
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def response_times(key: Key, period: str, filters: FilterKey) -> pl.DataFrame:
+    """Leads created in the period per response-time bin, with a 'never' bin: bin, order, count."""
+    from kpi_core import breakdowns
+
+    leads = _with_filters(K.rows_behind(dataset_for(*key), "leads_contacted_1h", period).included, filters)
+    hours = leads["response_hours"]
+    table = breakdowns.distribution(hours.filter(hours >= 0), *RESPONSE_BINS)
+    never = pl.DataFrame(
+        {"bin": ["never"], "order": [len(RESPONSE_BINS[1])], "count": [hours.null_count()]}, schema=table.schema
+    )
+    return pl.concat([table, never])
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def closed_deals_by_owner(key: Key, period: str, filters: FilterKey) -> dict[str, int]:
+    """How many deals each rep closed (won or lost) in the period: the sample size behind their win rate."""
+    closed = _with_filters(K.rows_behind(dataset_for(*key), "win_rate", period).included, filters)
+    return dict(closed.group_by(pl.col("owner").cast(pl.String)).len().iter_rows()) if "owner" in closed.columns else {}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def mrr_movements(key: Key, months: tuple[str, ...], filters: FilterKey) -> pl.DataFrame:
+    from kpi_core import breakdowns
+
+    dataset = dataset_for(*key)
+    fy = dataset.settings.fiscal_year_start
+    return breakdowns.mrr_movements(dataset, [P.parse(m, fy) for m in months], {k: list(v) for k, v in filters})
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cohort_retention(key: Key, filters: FilterKey) -> pl.DataFrame:
+    from kpi_core import breakdowns
+
+    return breakdowns.cohort_retention(dataset_for(*key), filters={k: list(v) for k, v in filters})
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def funnel(key: Key, period: str | None, filters: FilterKey) -> pl.DataFrame:
+    from kpi_core import breakdowns
+
+    dataset = dataset_for(*key)
+    chosen = P.parse(period, dataset.settings.fiscal_year_start) if period else None
+    return breakdowns.funnel(dataset, chosen, {k: list(v) for k, v in filters})
