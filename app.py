@@ -55,7 +55,14 @@ with st.sidebar:
                 st.multiselect(
                     dim.replace("_", " ").capitalize(), values, key=dim, bind="query-params", placeholder="All"
                 )
-        st.selectbox("Reporting currency", state.CURRENCIES, key="reporting_currency")
+        st.selectbox(
+            "Reporting currency",
+            [None, *state.CURRENCIES],
+            key="reporting_currency",
+            format_func=lambda c: f"From the data ({dataset.currency})" if c is None else c,
+            help="Money KPIs are in the deals' own currency (or the one the CRM converted them to); choose one to "
+            "name it when the files do not, or to convert with an uploaded rate table.",
+        )
         st.selectbox(
             "Fiscal year starts in",
             list(range(1, 13)),

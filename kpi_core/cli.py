@@ -146,7 +146,7 @@ def compute(args: argparse.Namespace) -> int:
 def _print_table(
     frame: pl.DataFrame, by: Sequence[str], dataset: Dataset, unavailable: dict[str, str], warnings: list[str]
 ) -> None:
-    currency = dataset.settings.currency
+    currency = dataset.currency
     print(f"As of {dataset.as_of.isoformat()}")
     header = ["Period", "KPI", *by, "Value", "vs previous", "vs last year"]
     lines = [header]
@@ -247,8 +247,9 @@ def _print_import(imported: FileImport) -> None:
         grid.delimiter or "", grid.delimiter or "-"
     )
     print(f"== {imported.name}")
+    print(f"source: {imported.source} ({imported.source_reason})")
     print(
-        f"source: {imported.source}; encoding: {grid.encoding}; delimiter: {delimiter}{where}; header on row {grid.header_row + 1}; "
+        f"encoding: {grid.encoding}; delimiter: {delimiter}{where}; header on row {grid.header_row + 1}; "
         f"{grid.footer_rows} footer/total row(s) dropped"
     )
     if imported.as_of_hint:
@@ -260,12 +261,20 @@ def _print_import(imported: FileImport) -> None:
             target = m.canonical or "-"
             print(f"  {m.original.ljust(width)}  ->  {target:<20} {m.confidence:>4.2f}  {m.note}")
         if table.stage_map is not None and table.stage_map.height:
-            print("  stage map (pipeline, order, stage, status, probability, deals):")
+            print("  stage map (pipeline, order, stage, status, probability, deals: open/won/lost, decided by):")
             for row in table.stage_map.iter_rows(named=True):
                 prob = "" if row["probability"] is None else f"{row['probability']:.0%}"
+                status = row["status"] or "mixed"
+                counts = f"{row['open']:,}/{row['won']:,}/{row['lost']:,}"
                 print(
-                    f"    {row['pipeline']:<16} {row['order']:>3}  {row['stage']:<28} {row['status'] or '?':<5} {prob:>5} {row['deals']:>7,}"
+                    f"    {row['pipeline']:<16} {row['order']:>3}  {row['stage']:<28} {status:<5} {prob:>5} "
+                    f"{row['deals']:>7,}: {counts:<15} {row['decided_by']}"
                 )
+    if imported.suggestions:
+        print("unused columns that look meaningful:")
+        for found in imported.suggestions:
+            target = f"; could be {' or '.join(found.suggest)}" if found.suggest else ""
+            print(f"  {found.column}: {found.looks_like}{target}")
     if imported.quality.height:
         print("data quality:")
         for row in imported.quality.iter_rows(named=True):
@@ -327,7 +336,7 @@ def changes_command(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    currency = after.settings.currency
+    currency = after.currency
     print(f"From {before_label} to {after_label} · {period.label if period else 'all open pipeline'}")
     for key, value in result.waterfall.items():
         sign = "" if key in ("start", "end") else ("+" if key in ("new", "pulled_in", "reopened", "increased") else "-")

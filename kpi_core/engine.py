@@ -526,7 +526,7 @@ def _per_currency(
     warnings = [w for p in parts for w in p.warnings]
     warnings.append(
         f"Deals are in several currencies ({', '.join(currencies)}): money KPIs are given per currency, never summed "
-        f"across them. Upload a rate table (currency, rate, valid_from) to convert them to {dataset.settings.currency}."
+        f"across them. Upload a rate table (currency, rate, valid_from) to convert them to {dataset.currency}."
     )
     return Report(frame, {k: unavailable[k] for k in requested if k in unavailable}, list(dict.fromkeys(warnings)))
 

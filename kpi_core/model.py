@@ -25,6 +25,8 @@ TABLES: Mapping[str, Mapping[str, pl.DataType]] = MappingProxyType(
             "status": pl.String(),
             "amount": pl.Float64(),
             "currency": pl.String(),
+            "amount_original": pl.Float64(),
+            "currency_original": pl.String(),
             "probability": pl.Float64(),
             "created_date": pl.Date(),
             "close_date": pl.Date(),
@@ -90,8 +92,19 @@ TABLES: Mapping[str, Mapping[str, pl.DataType]] = MappingProxyType(
         },
         "rates": {"currency": pl.String(), "rate": pl.Float64(), "valid_from": pl.Date()},
         "reps": {"owner": pl.String(), "team": pl.String(), "manager": pl.String(), "region": pl.String()},
+        "users": {
+            "user_id": pl.String(),
+            "external_id": pl.String(),
+            "owner": pl.String(),
+            "email": pl.String(),
+            "alias": pl.String(),
+            "team": pl.String(),
+            "manager": pl.String(),
+            "region": pl.String(),
+        },
         "products": {"product": pl.String(), "family": pl.String(), "list_price": pl.Float64()},
         "accounts": {
+            "account_id": pl.String(),
             "account": pl.String(),
             "segment": pl.String(),
             "industry": pl.String(),
@@ -113,6 +126,7 @@ KEY_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "spend": ("period",),
         "rates": ("currency", "rate"),
         "reps": ("owner",),
+        "users": ("owner",),
         "products": ("product",),
         "accounts": ("account",),
     }
@@ -151,7 +165,8 @@ class Settings:
     """Settings that change how KPIs are computed."""
 
     fiscal_year_start: int = 1
-    currency: str = "USD"
+    currency: str | None = None
+    """The reporting currency; None: the deals' own when they have one, else USD."""
     stalled_stage_factor: float = 1.5
     stalled_idle_days: int = 30
     response_sla_hours: float = 1.0
@@ -204,6 +219,10 @@ class Dataset:
     stage_order: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     quality: pl.DataFrame | None = None
+    currency: str = "USD"
+    """The reporting currency: money KPIs are in it (or split per currency when deals hold several)."""
+    as_of_source: str = ""
+    """Where the as-of date came from, in words."""
 
     def has(self, name: str) -> bool:
         return name in self.tables and self.tables[name].height > 0

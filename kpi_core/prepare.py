@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import polars as pl
@@ -235,12 +235,13 @@ def _prepare_deals(
     deals: pl.DataFrame,
     tables: Mapping[str, pl.DataFrame],
     settings: Settings,
+    currency: str,
     as_of: date,
     durations: pl.DataFrame | None,
     notes: list[pl.DataFrame],
 ) -> tuple[pl.DataFrame, tuple[str, ...], list[str]]:
     warnings: list[str] = []
-    deals = _convert_currency(deals, tables.get("rates"), settings, as_of, notes)
+    deals = _convert_currency(deals, tables.get("rates"), currency, as_of, notes)
     if "status" in deals.columns:
         status = pl.coalesce(
             _status_of(deals, "status"), _status_of(deals, "stage") if "stage" in deals.columns else None
@@ -264,11 +265,9 @@ def _prepare_deals(
     for lookup, key in LOOKUPS.items():
         deals = _join_lookup(deals, tables.get(lookup), key, notes, "deals")
     if {"created_date", "close_date"} <= set(deals.columns):
-        deals = deals.with_columns(
-            cycle_days=pl.when(pl.col("status") != "open")
-            .then((pl.col("close_date") - pl.col("created_date")).dt.total_days().cast(pl.Float64))
-            .otherwise(None)
-        )
+        # a deal closed before it was created (migrated history, orders entered after the win) has no cycle
+        days = (pl.col("close_date") - pl.col("created_date")).dt.total_days().cast(pl.Float64)
+        deals = deals.with_columns(cycle_days=pl.when((pl.col("status") != "open") & (days >= 0)).then(days))
     if "close_date" in deals.columns:
         kind = (
             pl.col("deal_type").cast(pl.String).str.to_lowercase()
@@ -476,24 +475,170 @@ def _period_bounds(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     ).filter(pl.col("period_start").is_not_null())
 
 
-def _latest_date(tables: Mapping[str, pl.DataFrame]) -> date:
-    candidates: list[date] = []
+def _latest_date(tables: Mapping[str, pl.DataFrame]) -> tuple[date, str]:
+    """The latest date in the data and what it is (the as-of date when none is given)."""
+    candidates: list[tuple[date, str]] = []
 
-    def add(frame: pl.DataFrame | None, column: str, where: pl.Expr | None = None) -> None:
+    def add(name: str, column: str, what: str, where: pl.Expr | None = None) -> None:
+        frame = tables.get(name)
         if frame is None or column not in frame.columns:
             return
         series = frame.filter(where) if where is not None else frame
         value = series.get_column(column).max()
         if value is not None:
-            candidates.append(to_date(value))  # type: ignore[arg-type]
+            candidates.append((to_date(value), what))  # type: ignore[arg-type]
 
+    add("deals", "created_date", "the latest created date of a deal")
     deals = tables.get("deals")
-    add(deals, "created_date")
     if deals is not None and "status" in deals.columns:
-        add(deals, "close_date", pl.col("status") != "open")
-    add(tables.get("activities"), "activity_date")
-    add(tables.get("leads"), "created_at")
-    return max(candidates) if candidates else date.today()
+        add("deals", "close_date", "the latest close date of a won or lost deal", pl.col("status") != "open")
+    add("activities", "activity_date", "the latest activity")
+    add("leads", "created_at", "the latest lead")
+    if not candidates:
+        return date.today(), "today's date: no date in the data could be read"
+    latest = max(candidates, key=lambda c: c[0])
+    return latest[0], f"{latest[1]} in the data"
+
+
+SF_ID = re.compile(r"^[A-Za-z0-9]{18}$")
+
+
+def _id_key(value: str) -> str:
+    """Ids as one record: an 18-character Salesforce id and its 15-character form match."""
+    value = value.strip()
+    return value[:15] if SF_ID.match(value) else value
+
+
+def _swap_ids(
+    frame: pl.DataFrame, column: str, lookup: pl.DataFrame, keys: Sequence[str], names: str
+) -> tuple[pl.DataFrame, int, int, list[str]] | None:
+    """Replace ids in ``column`` by names from ``lookup`` when its values are mostly ids of one of ``keys``:
+    the frame, how many values matched, how many distinct values there were, and examples left unmatched."""
+    values = [v for v in frame.get_column(column).cast(pl.String).drop_nulls().unique().to_list() if v.strip()]
+    if not values:
+        return None
+    known_names = set(lookup.get_column(names).cast(pl.String).drop_nulls().to_list())
+    best: dict[str, str] = {}
+    for key in keys:
+        pairs = lookup.select(pl.col(key).cast(pl.String), pl.col(names).cast(pl.String)).drop_nulls().rows()
+        table = {_id_key(k): v for k, v in pairs}
+        found = {v: table[_id_key(v)] for v in values if _id_key(v) in table}
+        if len(found) > len(best):
+            best = found
+    already = sum(1 for v in values if v in known_names)
+    if len(best) < max(1, len(values) // 2) or len(best) <= already:
+        return None
+    unmatched = [v for v in values if v not in best]
+    swapped = frame.with_columns(pl.col(column).cast(pl.String).replace(best).alias(column))
+    return swapped, len(best), len(values), unmatched[:5]
+
+
+def _names_for_ids(work: dict[str, pl.DataFrame], notes: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Owner ids (``OwnerId``, ``owner_id``, ``Owner.External_Id__c``) become names through a users file, matched
+    on whichever of its id columns holds them, and account ids through an accounts file keyed by ``Id``; the
+    users then also serve as the reps lookup (team, manager, region)."""
+    users = work.get("users")
+    if users is not None and users.height:
+        keys = [c for c in ("user_id", "external_id", "email", "alias") if c in users.columns]
+        if "manager" in users.columns:
+            done = _swap_ids(users, "manager", users, keys, "owner")
+            users = done[0] if done else users
+        for name in ("deals", "activities", "leads", "targets", "reps"):
+            frame = work.get(name)
+            if frame is None or "owner" not in frame.columns:
+                continue
+            done = _swap_ids(frame, "owner", users, keys, "owner")
+            if done is None:
+                continue
+            work[name], matched, total, unmatched = done
+            notes.append(
+                issue(
+                    "owner ids replaced by names from the users file",
+                    name,
+                    "",
+                    matched,
+                    f"{matched:,} of {total:,} owners matched"
+                    + (f"; not found: {', '.join(unmatched)}" if unmatched else ""),
+                    "info" if not unmatched else "warning",
+                    "owners are shown by name" + ("; the ids not found stay as they are" if unmatched else ""),
+                )
+            )
+        dims = [c for c in ("owner", "team", "manager", "region") if c in users.columns]
+        if len(dims) > 1:
+            from_users = users.select(dims).filter(pl.col("owner").is_not_null())
+            reps = work.get("reps")
+            work["reps"] = (
+                from_users
+                if reps is None
+                else pl.concat([reps, from_users], how="diagonal_relaxed").unique(
+                    "owner", keep="first", maintain_order=True
+                )
+            )
+    accounts = work.get("accounts")
+    if accounts is not None and "account_id" in accounts.columns:
+        for name in ("deals", "activities", "subscriptions"):
+            frame = work.get(name)
+            if frame is None or "account" not in frame.columns:
+                continue
+            done = _swap_ids(frame, "account", accounts, ["account_id"], "account")
+            if done is None:
+                continue
+            work[name], matched, total, unmatched = done
+            notes.append(
+                issue(
+                    "account ids replaced by names from the accounts file",
+                    name,
+                    "",
+                    matched,
+                    f"{matched:,} of {total:,} accounts matched"
+                    + (f"; not found: {', '.join(unmatched)}" if unmatched else ""),
+                    "info" if not unmatched else "warning",
+                    "accounts are shown by name and join the accounts lookup",
+                )
+            )
+    return work
+
+
+def _reporting_currency(work: dict[str, pl.DataFrame], settings: Settings, notes: list[pl.DataFrame]) -> str:
+    """The currency money KPIs are reported in: the setting, else the deals' own when they have one, else USD.
+
+    Deals without a currency beside deals with one take the reporting currency (they never drop out of money
+    KPIs); a dataset whose amounts name no currency at all is said to be shown in it."""
+    deals = work.get("deals")
+    found: list[str] = []
+    if deals is not None and "currency" in deals.columns:
+        found = sorted(deals.get_column("currency").cast(pl.String).drop_nulls().unique().to_list())
+    currency = settings.currency or (found[0] if len(found) == 1 else "USD")
+    if deals is None or "amount" not in deals.columns or not deals.height:
+        return currency
+    missing = deals.height if "currency" not in deals.columns else deals.get_column("currency").null_count()
+    if found and missing:
+        work["deals"] = deals.with_columns(pl.col("currency").cast(pl.String).fill_null(currency))
+        notes.append(
+            issue(
+                "deals without a currency",
+                "deals",
+                "",
+                missing,
+                f"counted in {currency}",
+                "warning",
+                f"their amounts are taken to be in {currency}, the reporting currency (change it in the settings)",
+            )
+        )
+    elif not found and settings.currency is None:
+        notes.append(
+            issue(
+                "amounts name no currency",
+                "deals",
+                "",
+                deals.height,
+                f"shown as {currency}",
+                "info",
+                f"the files do not say which currency the amounts are in: they are shown as {currency}; "
+                "set the reporting currency if they are in another",
+            )
+        )
+    return currency
 
 
 def _encode(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -521,10 +666,12 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
     tables.clear()
     if "leads" in work and "source" in work["leads"].columns and "lead_source" not in work["leads"].columns:
         work["leads"] = work["leads"].rename({"source": "lead_source"})
-    # encode dimensions (and lookup keys) first, so lookups join on integer codes and add small columns
-    work = _encode(work)
     warnings: list[str] = []
     notes: list[pl.DataFrame] = [EMPTY_QUALITY]
+    work = _names_for_ids(work, notes)
+    currency = _reporting_currency(work, settings, notes)
+    # encode dimensions (and lookup keys) first, so lookups join on integer codes and add small columns
+    work = _encode(work)
     if "leads" in work:
         work["leads"] = _prepare_leads(work["leads"], work)
     if "deals" in work and "status" not in work["deals"].columns:
@@ -535,10 +682,12 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
     if "stage_history" in work:
         work["stage_history"] = work["stage_history"].filter(pl.col("entered_at").is_not_null())
         durations = stage_durations(work["stage_history"])
-    resolved = as_of or _latest_date(work)
+    resolved, as_of_source = (as_of, "given") if as_of is not None else _latest_date(work)
     order: tuple[str, ...] = ()
     if "deals" in work:
-        work["deals"], order, deal_warnings = _prepare_deals(work["deals"], work, settings, resolved, durations, notes)
+        work["deals"], order, deal_warnings = _prepare_deals(
+            work["deals"], work, settings, currency, resolved, durations, notes
+        )
         warnings += deal_warnings
     if "activities" in work:
         work["activities"] = _prepare_activities(work["activities"], work)
@@ -563,12 +712,19 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
     encoded = _encode(work)
     quality = pl.concat(notes, how="vertical_relaxed")
     return Dataset(
-        tables=encoded, as_of=resolved, settings=settings, stage_order=order, warnings=tuple(warnings), quality=quality
+        tables=encoded,
+        as_of=resolved,
+        settings=settings,
+        stage_order=order,
+        warnings=tuple(warnings),
+        quality=quality,
+        currency=currency,
+        as_of_source=as_of_source,
     )
 
 
 def _convert_currency(
-    deals: pl.DataFrame, rates: pl.DataFrame | None, settings: Settings, as_of: date, notes: list[pl.DataFrame]
+    deals: pl.DataFrame, rates: pl.DataFrame | None, currency: str, as_of: date, notes: list[pl.DataFrame]
 ) -> pl.DataFrame:
     """Amounts in the reporting currency, at the rate valid on each deal's close (else created) date."""
     if rates is None or "currency" not in deals.columns or "amount" not in deals.columns:
@@ -598,7 +754,7 @@ def _convert_currency(
         strategy="backward",
         check_sortedness=False,
     )
-    rate = pl.when(pl.col("__cur") == settings.currency).then(1.0).otherwise(pl.col("rate"))
+    rate = pl.when(pl.col("__cur") == currency).then(1.0).otherwise(pl.col("rate"))
     missing = joined.filter(rate.is_null() & pl.col("__cur").is_not_null())
     if missing.height:
         notes.append(
@@ -609,13 +765,14 @@ def _convert_currency(
                 missing.height,
                 ", ".join(sorted(set(missing.get_column("__cur").to_list()))[:5]),
                 "warning",
-                f"amount left empty: not converted to {settings.currency}",
+                f"amount left empty: not converted to {currency}",
             )
         )
     money = [c for c in ("amount", "gross_profit", "cost") if c in deals.columns]
+    keep = [] if "amount_original" in deals.columns else [pl.col("amount").alias("amount_original")]
+    if "currency_original" not in deals.columns:
+        keep.append(pl.col("currency").alias("currency_original"))
     converted = joined.with_columns(
-        [pl.col(c).alias(f"{c}_original") for c in money[:1]]
-        + [(pl.col(c) * rate).alias(c) for c in money]
-        + [pl.col("currency").alias("currency_original"), pl.lit(settings.currency).alias("currency")]
+        keep + [(pl.col(c) * rate).alias(c) for c in money] + [pl.lit(currency).alias("currency")]
     )
     return converted.sort("__row").drop("__row", "__when", "__cur", "rate", "__from")

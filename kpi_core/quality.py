@@ -108,7 +108,10 @@ def check_table(
         if "stage" in has and "status" in has:
             from kpi_core.prepare import _stage_hint
 
-            open_stages = frame.filter(pl.col("status") == "open").get_column("stage").drop_nulls().unique().to_list()
+            # only where the stage name decided the status (flags and status columns are certain)
+            by_name = pl.col("__status_from") == "the stage name" if "__status_from" in frame.columns else pl.lit(True)
+            named = frame.filter(by_name)
+            open_stages = named.filter(pl.col("status") == "open").get_column("stage").drop_nulls().unique().to_list()
             unknown = [s for s in open_stages if _stage_hint(str(s)) >= 5 and not _looks_open(str(s))]
             if unknown:
                 rows.append(
@@ -116,7 +119,7 @@ def check_table(
                         "unknown stages (treated as open)",
                         kind,
                         file,
-                        frame.filter(pl.col("stage").is_in(unknown)).height,
+                        named.filter(pl.col("stage").is_in(unknown)).height,
                         ", ".join(map(str, unknown[:5])),
                         "warning",
                         "counted as open pipeline; set their status in the stage map",

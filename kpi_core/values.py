@@ -30,11 +30,15 @@ SYMBOLS = {
 }
 SALESFORCE_EMPTY_ID = re.compile(r"^0{15}(AAA)?$")
 
+_TIMES = ("", " %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p")
 _DATE_FORMATS: tuple[tuple[str, str], ...] = (
     ("%Y-%m-%d %H:%M:%S", "iso"),
     ("%Y-%m-%d %H:%M", "iso"),
     ("%Y-%m-%d", "iso"),
+    ("%Y/%m/%d %H:%M:%S", "iso"),
+    ("%Y/%m/%d %H:%M", "iso"),
     ("%Y/%m/%d", "iso"),
+    ("%Y.%m.%d", "iso"),
     ("%m/%d/%Y %I:%M:%S %p", "mdy"),
     ("%m/%d/%Y %I:%M %p", "mdy"),
     ("%m/%d/%Y %H:%M:%S", "mdy"),
@@ -49,12 +53,32 @@ _DATE_FORMATS: tuple[tuple[str, str], ...] = (
     ("%d.%m.%Y %H:%M:%S", "dmy"),
     ("%d.%m.%Y %H:%M", "dmy"),
     ("%d.%m.%Y", "dmy"),
+    ("%d.%m.%y", "dmy"),
+    ("%d-%m-%Y %H:%M:%S", "dmy"),
+    ("%d-%m-%Y %H:%M", "dmy"),
     ("%d-%m-%Y", "dmy"),
+    *((f"{day}{time}", "text") for day in ("%d %b %Y", "%b %d %Y", "%Y %b %d", "%d %b %y") for time in _TIMES),
     ("%d-%b-%Y", "text"),
-    ("%d %b %Y", "text"),
-    ("%b %d %Y", "text"),
     ("%d-%b-%y", "text"),
+    ("%b-%d-%Y", "text"),
 )
+"""Date formats by family; the text family is month names, already rewritten to English abbreviations."""
+
+MONTHS: tuple[tuple[str, str], ...] = (
+    ("Jan", "january|januar|janvier|janv|enero|ene|janeiro|januari|jan"),
+    ("Feb", "february|februar|fevrier|février|févr|fevr|febrero|fevereiro|fev|fév|februari|feb|febr"),
+    ("Mar", "march|märz|maerz|marz|mars|marzo|março|marco|maart|mrz|mär|mrt|mar"),
+    ("Apr", "april|avril|abril|avr|abr|apr"),
+    ("May", "may|mai|mayo|maio|mei"),
+    ("Jun", "june|juni|juin|junio|junho|jun"),
+    ("Jul", "july|juli|juillet|juil|julio|julho|jul"),
+    ("Aug", "august|augustus|août|aout|agosto|ago|aug"),
+    ("Sep", "september|septembre|septiembre|setiembre|setembro|sept|sep|set"),
+    ("Oct", "october|oktober|octobre|octubre|outubro|okt|oct|out"),
+    ("Nov", "november|novembre|noviembre|novembro|nov"),
+    ("Dec", "december|dezember|décembre|decembre|diciembre|dezembro|déc|dec|dez|dic"),
+)
+"""Month names and abbreviations in English, German, French, Spanish, Portuguese and Dutch."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +98,19 @@ def _clean_date_text(col: pl.Expr) -> pl.Expr:
     text = text.str.replace(r"(\d),\s+(\d{1,2}:\d\d)", "${1} ${2}")
     text = text.str.replace(r"(\d\d:\d\d(:\d\d)?)(\.\d+)?\s*(Z|[+-]\d\d:?\d\d|UTC|GMT)?$", "${1}")
     text = text.str.replace(r"(\d\d:\d\d(:\d\d)?)\.\d+$", "${1}")
-    text = text.str.replace(r"(?i)\s+(am|pm)$", " ${1}").str.to_uppercase()
-    return text.str.replace(r",", " ").str.replace_all(r"\s+", " ")
+    text = text.str.replace(r"(?i)\s+(am|pm)$", " ${1}")
+    # month names in words: "16 Apr, 2021", "16. April 2021", "16 de abril de 2021", "1er avril 2021"
+    worded = text.str.contains(r"[A-Za-zÀ-ÿ]{3}")
+    named = text
+    for abbreviation, names in MONTHS:
+        named = named.str.replace(rf"(?i)(^|[^A-Za-zÀ-ÿ])(?:{names})\.?($|[^A-Za-zÀ-ÿ])", f"${{1}}{abbreviation}${{2}}")
+    named = named.str.replace_all(r"(?i)\b(de|del|den|le)\b", " ")
+    named = named.str.replace(r"(?i)(\d)(?:er|st|nd|rd|th)\b", "${1}").str.replace(r"^(\d{1,2})\.\s", "${1} ")
+    named = named.str.replace_all(r"(\d)\s*/\s*([A-Za-z])", "${1} ${2}").str.replace_all(
+        r"([A-Za-z])\s*/\s*(\d)", "${1} ${2}"
+    )
+    text = pl.when(worded).then(named).otherwise(text).str.to_uppercase()
+    return text.str.replace(r",", " ").str.replace_all(r"\s+", " ").str.strip_chars()
 
 
 def _via_unique(series: pl.Series, parse: Callable[[pl.Series], Parsed]) -> Parsed:
@@ -96,6 +131,17 @@ def _via_unique(series: pl.Series, parse: Callable[[pl.Series], Parsed]) -> Pars
     )
     currency = joined.get_column("c") if parsed.currency is not None else None
     return Parsed(values, parsed.format, failed, parsed.ambiguous, currency)
+
+
+def _strptime(text: pl.Expr, fmt: str) -> pl.Expr:
+    """``str.to_datetime`` with one format; a four-digit year format never reads ``21`` as the year 21 and a
+    two-digit one never reads the first digits of ``2021``."""
+    parsed = text.str.to_datetime(fmt, strict=False)
+    if "%Y" in fmt:
+        return pl.when(text.str.contains(r"\d{4}")).then(parsed)
+    if "%y" in fmt:
+        return pl.when(~text.str.contains(r"\d{4}")).then(parsed)
+    return parsed
 
 
 def parse_dates(series: pl.Series) -> Parsed:
@@ -129,7 +175,7 @@ def _parse_dates(series: pl.Series) -> Parsed:
     sample_frame = pl.DataFrame({"v": sample})
     hits: dict[str, pl.Series] = {}
     for fmt, _family in _DATE_FORMATS:
-        hits[fmt] = sample_frame.select(pl.col("v").str.to_datetime(fmt, strict=False).is_not_null()).to_series()
+        hits[fmt] = sample_frame.select(_strptime(pl.col("v"), fmt).is_not_null()).to_series()
     serial_mask = sample.str.contains(serial_pattern)
     families: dict[str, list[str]] = {}
     for fmt, family in _DATE_FORMATS:
@@ -145,7 +191,7 @@ def _parse_dates(series: pl.Series) -> Parsed:
     ambiguous = family in ("mdy", "dmy") and coverage["mdy"] == coverage["dmy"] and coverage["mdy"] > coverage["iso"]
     used = [f for f in families[family] if hits[f].any()]
     used += [f for f in families["iso"] if f not in used and hits[f].any()]
-    parts = [pl.col("v").str.to_datetime(f, strict=False).cast(pl.Datetime("us")) for f in used]
+    parts = [_strptime(pl.col("v"), f).cast(pl.Datetime("us")) for f in used]
     fmt = " | ".join(used) if used else "none"
     if serial_mask.any():
         days = pl.col("v").cast(pl.Float64, strict=False)

@@ -380,7 +380,7 @@ def test_a_date_column_with_nothing_readable_stays_as_long_as_the_table() -> Non
     result = read_file(b"Opportunity Name,Stage,Close Date\nA,Closed Won,\nB,0,000000\n", "deals.csv")
     deals = result.tables[0].frame
     assert deals.height == 2 and deals["close_date"].to_list() == [None, None]
-    assert dict(result.quality.select("rule", "rows").rows())["unreadable values in Close Date"] == 1
+    assert dict(result.quality.select("rule", "rows").rows())["unreadable dates in Close Date"] == 1
 
 
 @pytest.mark.parametrize("data", [b"*,", b"^a$,b\nx,y\n", b"*,Stage,Amount\nA,Won,3\n"])

@@ -73,7 +73,7 @@ def run_cell(cell: Cell, data: ReviewData) -> CellResult:
         period = _period(cell, latest)
     except ValueError as exc:
         return CellResult(cell.title, cell.kind, note=str(exc))
-    currency = latest.settings.currency
+    currency = latest.currency
     if cell.kind == "note":
         return CellResult(cell.title, cell.kind, text=cell.text)
     if cell.kind == "scorecard":

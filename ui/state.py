@@ -43,6 +43,10 @@ class Upload:
     sheet: str | None = None
 
 
+Key = tuple[str, tuple[Upload, ...], int, str | None]
+"""What identifies a dataset: its source, the uploads, the fiscal-year start and the reporting currency."""
+
+
 @st.cache_resource(show_spinner=False)
 def blob_store() -> dict[str, bytes]:
     """Uploaded bytes by digest (one copy, shared; never in the session state)."""
@@ -68,7 +72,7 @@ def imported(upload: Upload) -> FileImport:
 
 
 @st.cache_resource(max_entries=6, show_spinner="Preparing the data…")
-def dataset_for(source: str, uploads: tuple[Upload, ...], fiscal_year_start: int, currency: str) -> K.Dataset:
+def dataset_for(source: str, uploads: tuple[Upload, ...], fiscal_year_start: int, currency: str | None) -> K.Dataset:
     settings = K.Settings(fiscal_year_start=fiscal_year_start, currency=currency)
     if source == "maven":
         raw = K.combine(K.read_file((MAVEN_DIR / n).read_bytes(), n) for n in MAVEN_FILES)
@@ -96,13 +100,13 @@ def source() -> str:
     return str(chosen)
 
 
-def dataset_key() -> tuple[str, tuple[Upload, ...], int, str]:
+def dataset_key() -> Key:
     chosen = source()
     return (
         chosen,
         uploads() if chosen == "upload" else (),
         int(st.session_state.get("fiscal_year_start", 1)),
-        str(st.session_state.get("reporting_currency", "USD")),
+        st.session_state.get("reporting_currency"),
     )
 
 
@@ -163,7 +167,7 @@ def current_view(dataset: K.Dataset) -> View:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def cached_report(
-    key: tuple[str, tuple[Upload, ...], int, str],
+    key: Key,
     kpis: tuple[str, ...] | None,
     grain: str,
     periods: tuple[str, ...],
@@ -198,13 +202,8 @@ def delta_columns(view: View) -> tuple[str, str]:
 
 
 def display_currency(dataset: K.Dataset) -> str:
-    """The currency amounts are in: the deals' own when they have one (and were not converted), else the
-    reporting currency."""
-    if dataset.has("deals") and "currency" in dataset.table("deals").columns:
-        found = dataset.table("deals").get_column("currency").drop_nulls().unique().to_list()
-        if len(found) == 1:
-            return str(found[0])
-    return dataset.settings.currency
+    """The currency money KPIs are in (see :attr:`kpi_core.Dataset.currency`)."""
+    return dataset.currency
 
 
 def dimension_values(dataset: K.Dataset, dim: str) -> list[str]:
@@ -251,7 +250,7 @@ HIDDEN_COLUMNS = frozenset(
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def rows_behind(
-    key: tuple[str, tuple[Upload, ...], int, str],
+    key: Key,
     kpi: str,
     period: str,
     segment: tuple[tuple[str, str], ...],
@@ -288,7 +287,6 @@ def raw_tables() -> dict[str, pl.DataFrame]:
 
 
 # Small results the pages chart, computed once per dataset, period and filters (reruns then cost nothing).
-Key = tuple[str, tuple[Upload, ...], int, str]
 FilterKey = tuple[tuple[str, tuple[str, ...]], ...]
 RESPONSE_BINS = ([0.0, 1.0, 4.0, 24.0, 72.0], ["< 1 h", "1-4 h", "4-24 h", "1-3 days", "> 3 days"])
 
