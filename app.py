@@ -35,7 +35,8 @@ with st.sidebar:
         st.session_state["source"] = "upload" if state.uploads() else "sample"
     st.selectbox("Data", options, format_func=state.SOURCES.__getitem__, key="source")
     dataset = state.current_dataset()
-    st.caption(f"As of {dataset.as_of:%d %b %Y}")
+    where = "the date given" if dataset.as_of_source == "given" else dataset.as_of_source
+    st.caption(f"As of {dataset.as_of:%d %b %Y}: {where}. Money in {dataset.currency}.")
     st.selectbox("Grain", ["week", "month", "quarter", "year", "all"], index=2, key="grain", bind="query-params")
     grain = st.session_state.get("grain") or "quarter"
     periods = state.period_options(dataset, grain)

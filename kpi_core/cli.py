@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         "--as-of", type=date.fromisoformat, help="as-of date YYYY-MM-DD (default: latest date in the data)"
     )
     compute.add_argument("--fiscal-year-start", type=int, default=1, metavar="MONTH")
+    compute.add_argument(
+        "--currency", help="reporting currency, e.g. EUR (default: the deals' own, or the one the CRM converted to)"
+    )
     compute.add_argument("--format", choices=("json", "csv", "table"), default="table")
     sub.add_parser("catalog", help="print the KPI catalog as a Markdown table")
     inspect = sub.add_parser(
@@ -79,35 +82,61 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _load(args: argparse.Namespace) -> tuple[Dataset, list[str]]:
-    """The dataset from --sample and the files; a file that cannot be used is skipped with a warning
-    (unless nothing else could be read)."""
-    settings = Settings(fiscal_year_start=args.fiscal_year_start)
+FACTS = frozenset({"deals", "activities", "leads", "subscriptions"})
+"""Tables KPIs are computed from (the others are lookups, targets and rates)."""
+
+
+def _read(files: Sequence[str], profiles: Path | None) -> tuple[list[FileImport], list[str]]:
+    """Every file that can be read, and for each one that cannot, the reason (the same for every command)."""
+    store = ProfileStore(profiles) if profiles else None
+    imports: list[FileImport] = []
+    skipped: list[str] = []
+    for path in files:
+        try:
+            imports += read_paths([path], profiles=store)
+        except DataError as exc:
+            skipped.append(f"skipped {exc}")
+    return imports, skipped
+
+
+def _load(args: argparse.Namespace) -> tuple[Dataset, list[str], pl.DataFrame]:
+    """The dataset from --sample and the files, the files skipped (with why) and the data-quality findings of
+    the files and of combining them. A file that cannot be used is skipped, unless nothing else could be read."""
+    settings = Settings(fiscal_year_start=args.fiscal_year_start, currency=getattr(args, "currency", None))
     raw: dict[str, pl.DataFrame] = {}
     skipped: list[str] = []
+    imports: list[FileImport] = []
     if args.sample:
         from sample_data import load_sample
 
         raw.update(load_sample())
     if args.files:
-        store = ProfileStore(args.profiles) if args.profiles else None
-        imports = []
-        for path in args.files:
-            try:
-                imports += read_paths([path], profiles=store)
-            except DataError as exc:
-                if len(args.files) == 1 and not args.sample:
-                    raise
-                skipped.append(f"skipped {exc}")
+        imports, skipped = _read(args.files, args.profiles)
+        if not imports and not args.sample:
+            raise DataError("; ".join(s.removeprefix("skipped ") for s in skipped))
         for kind, frame in combine(imports).items():
             raw[kind] = pl.concat([raw[kind], frame], how="diagonal_relaxed") if kind in raw else frame
     if not raw:
         raise DataError("no data: give files to read or --sample" + (f" ({'; '.join(skipped)})" if skipped else ""))
-    return Dataset.prepare(raw, as_of=args.as_of, settings=settings), skipped
+    if not FACTS & raw.keys():
+        read = ", ".join(f"{i.name} ({i.kind})" for i in imports)
+        raise DataError(
+            f"nothing to compute KPIs from: {read} hold no deals, activities, leads or subscriptions"
+            + (f"; {'; '.join(skipped)}" if skipped else "")
+        )
+    dataset = Dataset.prepare(raw, as_of=args.as_of, settings=settings)
+    frames = [i.quality for i in imports] + ([dataset.quality] if dataset.quality is not None else [])
+    quality = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    return dataset, skipped, quality
+
+
+def _as_of_line(dataset: Dataset) -> str:
+    source = "given with --as-of" if dataset.as_of_source == "given" else dataset.as_of_source
+    return f"As of {dataset.as_of.isoformat()} ({source}); money in {dataset.currency}"
 
 
 def compute(args: argparse.Namespace) -> int:
-    dataset, skipped = _load(args)
+    dataset, skipped, quality = _load(args)
     filters: dict[str, list[str]] = {}
     for item in args.filter:
         dim, _, value = item.partition("=")
@@ -128,9 +157,12 @@ def compute(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "as_of": dataset.as_of.isoformat(),
+                    "as_of_source": dataset.as_of_source,
+                    "currency": dataset.currency,
                     "rows": rows,
                     "unavailable": result.unavailable,
                     "warnings": skipped + result.warnings,
+                    "quality": quality.to_dicts() if quality.height else [],
                 },
                 indent=1,
                 default=str,
@@ -139,15 +171,20 @@ def compute(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(frame.write_csv())
     else:
-        _print_table(frame, args.by, dataset, result.unavailable, skipped + result.warnings)
+        _print_table(frame, args.by, dataset, result.unavailable, skipped + result.warnings, quality)
     return 0
 
 
 def _print_table(
-    frame: pl.DataFrame, by: Sequence[str], dataset: Dataset, unavailable: dict[str, str], warnings: list[str]
+    frame: pl.DataFrame,
+    by: Sequence[str],
+    dataset: Dataset,
+    unavailable: dict[str, str],
+    warnings: list[str],
+    quality: pl.DataFrame,
 ) -> None:
     currency = dataset.currency
-    print(f"As of {dataset.as_of.isoformat()}")
+    print(_as_of_line(dataset))
     header = ["Period", "KPI", *by, "Value", "vs previous", "vs last year"]
     lines = [header]
     for row in frame.iter_rows(named=True):
@@ -179,6 +216,12 @@ def _print_table(
             print(f"  {kpi}: {reason}")
     for warning in warnings:
         print(f"\nNote: {warning}")
+    serious = quality.filter(pl.col("severity") != "info") if quality.height else quality
+    if serious.height:
+        print("\nData quality (see `inspect` for the details):")
+        for row in serious.iter_rows(named=True):
+            where = f"{row['file']}: " if row["file"] else ""
+            print(f"  [{row['severity']}] {where}{row['rule']}: {row['rows']:,} row(s); {row['effect']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,13 +244,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def inspect(args: argparse.Namespace) -> int:
-    store = ProfileStore(args.profiles) if args.profiles else None
-    imports = read_paths(args.files, profiles=store)
+    imports, skipped = _read(args.files, args.profiles)
+    if not imports:
+        raise DataError("; ".join(s.removeprefix("skipped ") for s in skipped))
+    dataset = Dataset.prepare(combine(imports))
     if args.format == "json":
-        print(json.dumps([_describe(i) for i in imports], indent=1, default=str))
+        unusable = [
+            {"file": message.removeprefix("skipped ").split(":", 1)[0], "error": message.removeprefix("skipped ")}
+            for message in skipped
+        ]
+        print(json.dumps([_describe(i) for i in imports] + unusable, indent=1, default=str))
         return 0
     for imported in imports:
         _print_import(imported)
+    for message in skipped:
+        print(f"== {message.removeprefix('skipped ').split(':', 1)[0]}\n{message}\n")
+    print(_as_of_line(dataset))
+    if dataset.quality is not None and dataset.quality.height:
+        print("across files:")
+        for row in dataset.quality.iter_rows(named=True):
+            example = f" ({row['example']})" if row["example"] else ""
+            print(f"  [{row['severity']}] {row['table']}: {row['rule']}: {row['rows']:,} row(s); {row['effect']}{example}")
     return 0
 
 
@@ -216,6 +273,7 @@ def _describe(imported: FileImport) -> dict[str, Any]:
     return {
         "file": imported.name,
         "source": imported.source,
+        "source_reason": imported.source_reason,
         "encoding": grid.encoding,
         "delimiter": grid.delimiter,
         "sheet": grid.sheet,
@@ -237,6 +295,9 @@ def _describe(imported: FileImport) -> dict[str, Any]:
             for t in imported.tables
         ],
         "quality": imported.quality.to_dicts(),
+        "suggestions": [
+            {"column": f.column, "looks_like": f.looks_like, "could_be": list(f.suggest)} for f in imported.suggestions
+        ],
     }
 
 

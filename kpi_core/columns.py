@@ -632,6 +632,12 @@ def map_columns(headers: Sequence[str], kind: str) -> list[ColumnMap]:
     return result
 
 
+def canonical_options(kind: str) -> list[str]:
+    """What a column of a ``kind`` file can be mapped to (for a mapping editor)."""
+    extra = ["amount_converted", "amount_actual_converted", "currency_converted"] if kind == "deals" else []
+    return [*ALIASES[kind], *extra]
+
+
 ROW_FLAGS: Mapping[str, tuple[str, str]] = {
     "isdeleted": ("deleted", "deleted flag: rows marked deleted are left out"),
     "is deleted": ("deleted", "deleted flag: rows marked deleted are left out"),

@@ -988,8 +988,8 @@ def _suggest(grid: Grid, mapping: Sequence[ColumnMap], kind: str) -> tuple[list[
     found: list[Suggestion] = []
     sample = grid.frame.head(500)
     for i, m in enumerate(mapping):
-        if m.canonical is not None or m.note.startswith("also looks like"):
-            continue
+        if m.canonical is not None or m.note.startswith("also looks like") or m.original.startswith("_"):
+            continue  # mapped, a second candidate, or a sync tool's own bookkeeping (_fivetran_synced)
         values = sample.get_column(m.original).drop_nulls()
         if values.dtype == pl.String:
             values = values.filter(values.str.strip_chars() != "")

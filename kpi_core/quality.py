@@ -86,7 +86,7 @@ def check_table(
                 "created after close",
                 pl.col("created_date") > pl.col("close_date"),
                 "warning",
-                "negative sales cycle",
+                "left out of the sales cycle (a deal cannot close before it is created)",
                 cols,
             )
         if "deal_id" in has and not generated_ids:

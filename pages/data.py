@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 import kpi_core as K
-from kpi_core.columns import ALIASES
+from kpi_core.columns import LABELS, canonical_options
 from kpi_core.profiles import ProfileStore, profile_of
 from ui import state
 
@@ -71,10 +71,12 @@ for position, upload in enumerate(uploads):
     result = state.imported(upload)
     table = result.tables[0]
     with st.expander(
-        f"{upload.name} · {table.kind.replace('_', ' ')} · {result.source} · {table.frame.height:,} rows",
+        f"{upload.name} · {table.kind.replace('_', ' ')} · {LABELS.get(result.source, result.source)} · "
+        f"{table.frame.height:,} rows",
         expanded=position == 0,
     ):
         grid = result.grid
+        st.caption(f"Recognised as {result.source_reason}")
         st.caption(
             f"Encoding {grid.encoding}; header on row {grid.header_row + 1}; {grid.footer_rows} footer/total row(s) dropped"
             + (f"; sheet {grid.sheet!r}" if grid.sheet else "")
@@ -92,7 +94,7 @@ for position, upload in enumerate(uploads):
                     replace(u, sheet=sheet) if u.digest == upload.digest else u for u in uploads
                 ]
                 st.rerun()
-        options = ["", *ALIASES[table.kind].keys()]
+        options = ["", *canonical_options(table.kind)]
         mapping = pl.DataFrame(
             [
                 {"column": m.original, "maps to": m.canonical or "", "confidence": m.confidence, "why": m.note}
@@ -126,17 +128,22 @@ for position, upload in enumerate(uploads):
             ]
             st.rerun()
         if table.stage_map is not None and table.stage_map.height:
-            st.markdown("**Stage map** (what each stage means; flags such as IsWon in the file take precedence)")
+            st.markdown(
+                "**Stage map**, per pipeline: what each stage means, and how many of its deals are open, won and "
+                "lost. Flags such as IsWon and a status column decide first (*decided by*); the status set here "
+                "counts where they say nothing. *mixed*: the status column gives the stage's deals different ones."
+            )
             stage_edit = st.data_editor(
                 table.stage_map,
                 key=f"stages_{upload.digest}",
                 hide_index=True,
-                disabled=["pipeline", "stage", "deals"],
+                disabled=["pipeline", "stage", "deals", "open", "won", "lost", "decided_by"],
                 width="stretch",
                 column_config={
                     "status": st.column_config.SelectboxColumn(
-                        "status", options=["open", "won", "lost"], required=True
+                        "status", options=["open", "won", "lost"], required=False
                     ),
+                    "decided_by": st.column_config.TextColumn("decided by"),
                     "probability": st.column_config.NumberColumn(
                         "default probability", min_value=0.0, max_value=1.0, format="percent"
                     ),
@@ -151,6 +158,19 @@ for position, upload in enumerate(uploads):
                     for u in uploads
                 ]
                 st.rerun()
+        if result.suggestions:
+            st.markdown("**Columns that look meaningful but are not used** (map them above if they matter)")
+            st.dataframe(
+                pl.DataFrame(
+                    {
+                        "column": [f.column for f in result.suggestions],
+                        "holds": [f.looks_like for f in result.suggestions],
+                        "could be": [" or ".join(f.suggest) or "—" for f in result.suggestions],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         st.markdown("**Data quality**")
         if result.quality.height:
             st.dataframe(

@@ -23,7 +23,8 @@ def test_sample_quarter_json_gives_every_kpi_or_a_reason(capsys: pytest.CaptureF
     code, out, _ = run(capsys, "compute", "--sample", "--grain", "quarter", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert set(doc) == {"as_of", "rows", "unavailable", "warnings"}
+    assert set(doc) == {"as_of", "as_of_source", "currency", "rows", "unavailable", "warnings", "quality"}
+    assert (doc["as_of_source"], doc["currency"]) == ("the latest created date of a deal in the data", "USD")
     kpis = {row["kpi"] for row in doc["rows"]}
     assert kpis | set(doc["unavailable"]) == {k.id for k in K.REGISTRY}
     assert doc["unavailable"] == {
