@@ -264,7 +264,9 @@ def inspect(args: argparse.Namespace) -> int:
         print("across files:")
         for row in dataset.quality.iter_rows(named=True):
             example = f" ({row['example']})" if row["example"] else ""
-            print(f"  [{row['severity']}] {row['table']}: {row['rule']}: {row['rows']:,} row(s); {row['effect']}{example}")
+            print(
+                f"  [{row['severity']}] {row['table']}: {row['rule']}: {row['rows']:,} row(s); {row['effect']}{example}"
+            )
     return 0
 
 

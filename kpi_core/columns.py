@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ENTITY_PREFIXES = (
     "deal",
@@ -123,6 +123,8 @@ _DEALS: dict[str, tuple[str, ...]] = {
         "dealphase",
         "etape de la transaction",
         "phase",
+        "stage id",
+        "stageid",
     ),
     "status": ("status", "status type", "deal status", "estado", "statut", "forecast type", "statecode", "state code"),
     "is_won": ("iswon", "is won", "won", "is closed won", "gewonnen"),
@@ -252,7 +254,7 @@ _DEALS: dict[str, tuple[str, ...]] = {
         "verlustgrund",
         "status reason",
     ),
-    "pipeline": ("pipeline", "deal pipeline", "sub pipeline", "pipeline name"),
+    "pipeline": ("pipeline", "deal pipeline", "sub pipeline", "pipeline name", "pipeline id"),
     "region": ("region", "regional office", "territory", "sales region"),
     "product": ("product", "product name", "products", "associated product", "product line"),
     "segment": ("segment", "customer segment", "market segment"),
@@ -376,6 +378,13 @@ _PRODUCTS = {
     "family": ("series", "family", "product family"),
     "list_price": ("sales price", "list price", "price", "unit price"),
 }
+_STAGES = {
+    "stage_id": ("id", "stage id", "stageid"),
+    "stage": ("name", "stage name", "stage", "label"),
+    "order": ("order nr", "order", "sort order", "position", "display order", "rank"),
+    "pipeline": ("pipeline name", "pipeline", "pipeline id"),
+    "probability": ("deal probability", "probability", "win probability"),
+}
 _ACCOUNTS = {
     "account_id": ("id", "account id", "accountid", "record id", "external id c", "external id"),
     "account": ("account", "account name", "name", "company"),
@@ -396,6 +405,7 @@ ALIASES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "rates": _RATES,
     "reps": _REPS,
     "users": _USERS,
+    "stages": _STAGES,
     "products": _PRODUCTS,
     "accounts": _ACCOUNTS,
 }
@@ -416,6 +426,7 @@ REQUIRED: Mapping[str, tuple[frozenset[str], ...]] = {
     "rates": (frozenset({"currency"}), frozenset({"rate"})),
     "reps": (frozenset({"owner"}), frozenset({"team", "manager", "region"})),
     "users": (frozenset({"user_id", "external_id", "email", "alias"}), frozenset({"owner", "first_name", "last_name"})),
+    "stages": (frozenset({"stage_id"}), frozenset({"stage"}), frozenset({"order", "pipeline", "probability"})),
     "products": (frozenset({"product"}), frozenset({"family", "list_price"})),
     "accounts": (frozenset({"account"}), frozenset({"segment", "industry", "size", "region"})),
 }
@@ -432,6 +443,7 @@ NAME_HINTS: Mapping[str, tuple[str, ...]] = {
     "rates": ("rate", "currency", "fx"),
     "reps": ("team", "rep", "agent"),
     "users": ("user", "owner", "member", "staff", "employee"),
+    "stages": ("stage",),
     "products": ("product",),
     "accounts": ("account", "compan", "customer"),
 }
@@ -624,6 +636,13 @@ def map_columns(headers: Sequence[str], kind: str) -> list[ColumnMap]:
             score = min(score, 0.7)
         taken[canonical] = max(taken.get(canonical, 0.0), score)
         result[i] = ColumnMap(headers[i], canonical, round(score, 2), note)
+    if kind == "deals" and any(m.canonical == "currency_converted" for m in result):
+        result = [
+            replace(m, note=m.note.replace("the company currency", "the currency in its Currency column"))
+            if m.canonical in ("amount_converted", "amount_actual_converted")
+            else m
+            for m in result
+        ]
     if kind == "deals":
         for i, header in enumerate(headers):
             entered = hubspot_stage_column(header)
@@ -806,7 +825,7 @@ def explain_source(headers: Sequence[str], text_head: str, file_name: str) -> tu
     best, second = ranked[0], ranked[1]
     if points[best] == 0:
         return "generic", "no header is specific to one CRM"
-    if points[best] < 3:
+    if points[best] < 3 or not any(weight >= 2 for weight, _ in marks[best]):
         return "generic", f"too little evidence ({', '.join(evidence[best][:3])} could be {LABELS[best]})"
     if points[best] < 1.5 * points[second]:
         return "generic", (

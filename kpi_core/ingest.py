@@ -642,13 +642,20 @@ def stage_map(deals: pl.DataFrame, order: Sequence[str] = ()) -> pl.DataFrame:
         )
     )
     rank = {s: i for i, s in enumerate(order)}
-    from kpi_core.prepare import _stage_hint
+    from kpi_core.prepare import _stage_hint, _status_from_text
 
+    # stages in their usual order: what the stage's name says (a won stage last), not what its deals became
+    by_name = pl.coalesce(
+        pl.when(pl.col("decided_by").str.contains("stage map|stage name") | pl.col("decided_by").eq(""))
+        .then(pl.col("status"))
+        .otherwise(None),
+        _status_from_text("stage"),
+    )
     return (
         table.with_columns(
-            order=pl.when(pl.col("status") == "won")
+            order=pl.when(by_name == "won")
             .then(pl.lit(900.0))
-            .when(pl.col("status") == "lost")
+            .when(by_name == "lost")
             .then(pl.lit(901.0))
             .otherwise(
                 pl.col("stage").map_elements(
@@ -873,7 +880,7 @@ def _canonical_columns(
             if parsed.failed:
                 bad = raw.filter(parsed.series.is_null() & raw.is_not_null())
                 filled = int((raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")).sum())
-                whole = parsed.failed >= max(filled, 1) * 0.5
+                whole = parsed.failed > max(filled, 1) * 0.5
                 quality.append(
                     issue(
                         f"unreadable {'dates' if canonical in DATES else 'values'} in {m.original}",
@@ -1021,99 +1028,95 @@ def _actual_or_estimate(
 ) -> pl.DataFrame:
     """Money and close dates as the CRM settled them.
 
-    Amounts converted by the CRM to one currency (``Amount (converted)``, ``Value(AUD)``, ``... (Base)``) are the
-    amounts, in that currency; the deal's own amount and currency are kept as ``amount_original`` and
-    ``currency_original``. Won and lost deals are valued and dated by the actual fields (``Actual Revenue``,
-    ``won_time``), open deals by the estimates; a closed deal without an actual falls back to its estimate."""
+    Won and lost deals are valued and dated by the actual fields (``Actual Revenue``, ``won_time``), open deals
+    by the estimates; a closed deal without an actual falls back to its estimate (counted). Amounts converted by
+    the CRM to one currency (``Amount (converted)``, ``Value(AUD)``, ``... (Base)``) are then the amounts, in that
+    currency; the deal's own amount and currency are kept as ``amount_original`` and ``currency_original``."""
     closed = pl.col("status").is_in(["won", "lost"])
-    cols = set(frame.columns)
-    if "amount_converted" in cols or "amount_actual_converted" in cols:
-        code = next(
-            (
-                found[1]
-                for m in mapping
-                if m.canonical in ("amount_converted", "amount_actual_converted")
-                and (found := converted_header(m.original)) is not None
-                and found[1]
-            ),
-            None,
-        )
-        target = (
-            pl.lit(code)
-            if code
-            else (pl.col("currency_converted") if "currency_converted" in cols else pl.lit(None, pl.String))
-        )
-        own = pl.col("currency") if "currency" in cols else pl.lit(None, pl.String)
-        same = (own == target).fill_null(False) | own.is_null() & target.is_null()
-        moves = [
-            own.alias("currency_original"),
-            target.alias("currency"),
-            (pl.col("amount") if "amount" in cols else pl.lit(None, pl.Float64)).alias("amount_original"),
-        ]
-        for role in ("amount", "amount_actual"):
-            if f"{role}_converted" in cols:
-                base = pl.when(same).then(pl.col(role)) if role in cols else pl.lit(None, pl.Float64)
-                moves.append(pl.coalesce(pl.col(f"{role}_converted"), base).alias(role))
-        frame = frame.with_columns(moves)
-        where = code or (
-            str(frame.get_column("currency").drop_nulls().mode().first())
-            if frame.get_column("currency").null_count() < frame.height
-            else None
-        )
-        quality.append(
-            issue(
-                "amounts converted by the CRM",
-                "deals",
-                name,
-                frame.height,
-                f"reported in {where or 'the company currency (not named in the file)'}",
-                "info",
-                "money KPIs use the converted amounts; each deal's own amount and currency are kept",
-            )
-        )
-        cols = set(frame.columns)
-    for estimate, actual, what in (
+    pairs = (
         ("close_date", "close_date_actual", "close date"),
         ("amount", "amount_actual", "amount"),
-    ):
-        if actual not in cols:
+        ("amount_converted", "amount_actual_converted", None),
+    )
+    for estimate, actual, what in pairs:
+        if actual not in frame.columns:
             continue
-        if estimate in cols:
-            fallback = frame.filter(closed & pl.col(actual).is_null() & pl.col(estimate).is_not_null()).height
-            frame = frame.with_columns(
-                pl.when(closed)
-                .then(pl.coalesce(pl.col(actual), pl.col(estimate)))
-                .otherwise(pl.col(estimate))
-                .alias(estimate)
-            )
-            if fallback:
-                quality.append(
-                    issue(
-                        f"closed deals without an actual {what}",
-                        "deals",
-                        name,
-                        fallback,
-                        f"the estimated {what} was used",
-                        "warning",
-                        f"their {what} is the estimate",
-                    )
-                )
-        else:
+        if estimate not in frame.columns:
             frame = frame.with_columns(pl.when(closed).then(pl.col(actual)).alias(estimate))
-    if "lost_reason" in cols:  # a reason for losing describes lost deals only (Dynamics' Status Reason: all)
-        frame = frame.with_columns(pl.when(pl.col("status") == "lost").then(pl.col("lost_reason")).alias("lost_reason"))
-    helpers = [
-        c
-        for c in (
-            "close_date_actual",
-            "amount_actual",
-            "amount_converted",
-            "amount_actual_converted",
-            "currency_converted",
+            continue
+        fallback = frame.filter(closed & pl.col(actual).is_null() & pl.col(estimate).is_not_null()).height
+        frame = frame.with_columns(
+            pl.when(closed)
+            .then(pl.coalesce(pl.col(actual), pl.col(estimate)))
+            .otherwise(pl.col(estimate))
+            .alias(estimate)
         )
-        if c in frame.columns
-    ]
-    return frame.drop(helpers)
+        if fallback and what:
+            quality.append(
+                issue(
+                    f"closed deals without an actual {what}",
+                    "deals",
+                    name,
+                    fallback,
+                    f"the estimated {what} was used",
+                    "warning",
+                    f"their {what} is the estimate",
+                )
+            )
+    if "amount_converted" in frame.columns:
+        frame = _converted_money(frame, mapping, name, quality)
+    if "lost_reason" in frame.columns:  # a reason for losing describes lost deals only (Dynamics' Status Reason: all)
+        frame = frame.with_columns(pl.when(pl.col("status") == "lost").then(pl.col("lost_reason")).alias("lost_reason"))
+    helpers = (
+        "close_date_actual",
+        "amount_actual",
+        "amount_converted",
+        "amount_actual_converted",
+        "currency_converted",
+    )
+    return frame.drop([c for c in helpers if c in frame.columns])
+
+
+def _converted_money(
+    frame: pl.DataFrame, mapping: Sequence[ColumnMap], name: str, quality: list[pl.DataFrame]
+) -> pl.DataFrame:
+    """The CRM's converted amounts as the money, in the currency the header or its currency column names (else
+    the reporting currency); a deal with no converted amount keeps its own when it is in that currency."""
+    code = next(
+        (
+            found[1]
+            for m in mapping
+            if m.canonical in ("amount_converted", "amount_actual_converted")
+            and (found := converted_header(m.original)) is not None
+            and found[1]
+        ),
+        None,
+    )
+    cols = set(frame.columns)
+    target = pl.lit(code) if code else pl.col("currency_converted") if "currency_converted" in cols else None
+    own = pl.col("currency") if "currency" in cols else pl.lit(None, pl.String)
+    amount = pl.col("amount") if "amount" in cols else pl.lit(None, pl.Float64)
+    same = (own == target).fill_null(False) if target is not None else pl.lit(False)
+    frame = frame.with_columns(
+        own.alias("currency_original"),
+        (target if target is not None else pl.lit(None, pl.String)).alias("currency"),
+        amount.alias("amount_original"),
+        pl.coalesce(pl.col("amount_converted"), pl.when(same).then(amount)).alias("amount"),
+    )
+    named = frame.get_column("currency").drop_nulls()
+    where = code or (str(named.mode().first()) if named.len() else "the company currency (not named in the file)")
+    quality.append(
+        issue(
+            "amounts converted by the CRM",
+            "deals",
+            name,
+            frame.height,
+            f"reported in {where}",
+            "info",
+            "money KPIs use the converted amounts; each deal's own amount and currency are kept",
+        )
+    )
+    return frame
 
 
 def _user_names(users: pl.DataFrame) -> pl.DataFrame:

@@ -102,6 +102,13 @@ TABLES: Mapping[str, Mapping[str, pl.DataType]] = MappingProxyType(
             "manager": pl.String(),
             "region": pl.String(),
         },
+        "stages": {
+            "stage_id": pl.String(),
+            "stage": pl.String(),
+            "order": pl.Float64(),
+            "pipeline": pl.String(),
+            "probability": pl.Float64(),
+        },
         "products": {"product": pl.String(), "family": pl.String(), "list_price": pl.Float64()},
         "accounts": {
             "account_id": pl.String(),
@@ -127,6 +134,7 @@ KEY_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "rates": ("currency", "rate"),
         "reps": ("owner",),
         "users": ("owner",),
+        "stages": ("stage_id", "stage"),
         "products": ("product",),
         "accounts": ("account",),
     }

@@ -150,10 +150,16 @@ def _join_lookup(
     return joined.with_columns(fills).drop([f"__lk_{c}" for c in extra])
 
 
-def _stage_order(deals: pl.DataFrame, history: pl.DataFrame | None, settings: Settings) -> tuple[str, ...]:
+def _stage_order(
+    deals: pl.DataFrame, history: pl.DataFrame | None, settings: Settings, stages: pl.DataFrame | None = None
+) -> tuple[str, ...]:
     open_stages = deals.filter(pl.col("status") == "open").get_column("stage").drop_nulls().unique().to_list()
     if settings.stage_order:
         return tuple(settings.stage_order)
+    if stages is not None and "order" in stages.columns:  # a stages file (Pipedrive stages, a CRM's picklist) says it
+        listed = stages.sort("order", nulls_last=True).get_column("stage").cast(pl.String).drop_nulls().to_list()
+        order = list(dict.fromkeys(listed))
+        return tuple(order + sorted(str(s) for s in open_stages if s not in order))
     closed_names = set(deals.filter(pl.col("status") != "open").get_column("stage").drop_nulls().unique().to_list())
     if history is not None and history.height:
         if history.height > 200_000:  # the order is a statistic: a stable tenth of the deals tells it
@@ -285,7 +291,7 @@ def _prepare_deals(
         )
 
     history = tables.get("stage_history")
-    order = _stage_order(deals, history, settings)
+    order = _stage_order(deals, history, settings, tables.get("stages"))
     index = {stage: i for i, stage in enumerate(order)}
     n = len(order)
     reached_now = pl.col("stage").cast(pl.String).replace_strict(index, default=0, return_dtype=pl.Int32)
@@ -572,6 +578,24 @@ def _names_for_ids(work: dict[str, pl.DataFrame], notes: list[pl.DataFrame]) -> 
                 if reps is None
                 else pl.concat([reps, from_users], how="diagonal_relaxed").unique(
                     "owner", keep="first", maintain_order=True
+                )
+            )
+    stages = work.get("stages")
+    deals = work.get("deals")
+    if stages is not None and deals is not None and "stage" in deals.columns:
+        done = _swap_ids(deals, "stage", stages, ["stage_id"], "stage")
+        if done is not None:
+            work["deals"], matched, total, unmatched = done
+            notes.append(
+                issue(
+                    "stage ids replaced by names from the stages file",
+                    "deals",
+                    "",
+                    matched,
+                    f"{matched:,} of {total:,} stages matched"
+                    + (f"; not found: {', '.join(unmatched)}" if unmatched else ""),
+                    "info" if not unmatched else "warning",
+                    "stages are shown by name, in the stages file's order",
                 )
             )
     accounts = work.get("accounts")
