@@ -88,12 +88,18 @@ FACTS = frozenset({"deals", "activities", "leads", "subscriptions"})
 
 def _read(files: Sequence[str], profiles: Path | None) -> tuple[list[FileImport], list[str]]:
     """Every file that can be read, and for each one that cannot, the reason (the same for every command)."""
+    from kpi_core.isolation import read_file_isolated
+
     store = ProfileStore(profiles) if profiles else None
     imports: list[FileImport] = []
     skipped: list[str] = []
-    for path in files:
+    for path in map(Path, files):
         try:
-            imports += read_paths([path], profiles=store)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from exc
+            imports.append(read_file_isolated(data, path.name, profiles=store))
         except DataError as exc:
             skipped.append(f"skipped {exc}")
     return imports, skipped

@@ -8,11 +8,18 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 
 def money(value: float, currency: str = "USD", *, compact: bool = False) -> str:
+    """``$1,234``, or ``$1.2M`` compact; beyond a trillion in scientific notation, never a 300-digit number.
+
+    >>> money(2.5e16, "EUR"), money(-1234.4, "CHF")
+    ('€2.5e+16', '-1,234 CHF')
+    """
     symbol = SYMBOLS.get(currency, "")
     sign = "-" if value < 0 else ""
     amount = abs(value)
-    if compact:
-        for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    if amount >= 1e15:
+        text = f"{amount:.1e}"
+    elif compact:
+        for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
             if amount >= limit:
                 text = f"{amount / limit:.1f}{suffix}"
                 break
@@ -29,7 +36,7 @@ def format_value(value: float | None, unit: str, currency: str = "USD", *, compa
     >>> format_value(0.4567, "percent"), format_value(1234567.0, "currency", compact=True)
     ('45.7%', '$1.2M')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if unit == "currency":
         return money(value, currency, compact=compact)
@@ -43,6 +50,8 @@ def format_value(value: float | None, unit: str, currency: str = "USD", *, compa
         return f"{value:,.1f} h"
     if unit == "ratio":
         return f"{value:,.2f}x"
+    if abs(value) >= 1e15:
+        return f"{value:.1e}"
     if float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.1f}"
@@ -50,7 +59,7 @@ def format_value(value: float | None, unit: str, currency: str = "USD", *, compa
 
 def format_delta(delta: float | None, unit: str, currency: str = "USD") -> str:
     """A change for display: percentage points for percent KPIs, signed values otherwise."""
-    if delta is None or (isinstance(delta, float) and math.isnan(delta)):
+    if delta is None or (isinstance(delta, float) and not math.isfinite(delta)):
         return ""
     sign = "+" if delta >= 0 else "-"
     if unit == "percent":

@@ -460,24 +460,42 @@ def _prepare_leads(leads: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> p
     return _join_lookup(leads, tables.get("reps"), "owner")
 
 
-def _period_bounds(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Parse the ``period`` column (a label such as 2026-11 / 2026-Q4, or a date) into [start, end)."""
+def parse_period(text: str | None, fiscal_year_start: int = 1) -> periods.Period | None:
+    """A targets or spend period: a label (``2026-11``, ``2026-Q4``, ``FY2027``) or a date (its month)."""
+    try:
+        if text and len(text) >= 10 and text[4] == "-" and text[7] == "-":
+            return periods.make(date.fromisoformat(text[:10]), "month", fiscal_year_start)
+        return periods.parse(text or "", fiscal_year_start)
+    except ValueError:
+        return None
+
+
+def _period_bounds(frame: pl.DataFrame, settings: Settings, notes: list[pl.DataFrame], table: str) -> pl.DataFrame:
+    """Parse the ``period`` column (a label such as 2026-11 / 2026-Q4, or a date) into [start, end); rows whose
+    period cannot be read are left out and reported."""
     fy = settings.fiscal_year_start
-    starts: list[date | None] = []
-    ends: list[date | None] = []
-    for text in frame.get_column("period").cast(pl.String).to_list():
-        try:
-            if text and len(text) >= 10 and text[4] == "-" and text[7] == "-":
-                p = periods.make(date.fromisoformat(text[:10]), "month", fy)
-            else:
-                p = periods.parse(text or "", fy)
-            starts.append(p.start)
-            ends.append(p.end)
-        except ValueError:
-            starts.append(None)
-            ends.append(None)
+    labels = frame.get_column("period").cast(pl.String).unique().to_list()
+    found = {text: parse_period(text, fy) for text in labels}
+    bad = [t for t, p in found.items() if p is None]
+    if bad:
+        rows = frame.filter(pl.col("period").cast(pl.String).is_in(bad) | pl.col("period").is_null()).height
+        notes.append(
+            issue(
+                "unreadable periods",
+                table,
+                "",
+                rows,
+                ", ".join(repr(b) for b in bad[:5]),
+                "error" if rows == frame.height else "warning",
+                "left out: write periods as 2026-11, 2026-Q4, FY2027-Q1, 2026 or a date",
+            )
+        )
+    starts = {t: p.start for t, p in found.items() if p is not None}
+    ends = {t: p.end for t, p in found.items() if p is not None}
+    text = pl.col("period").cast(pl.String)
     return frame.with_columns(
-        period_start=pl.Series(starts, dtype=pl.Date), period_end=pl.Series(ends, dtype=pl.Date)
+        period_start=text.replace_strict(starts, default=None, return_dtype=pl.Date),
+        period_end=text.replace_strict(ends, default=None, return_dtype=pl.Date),
     ).filter(pl.col("period_start").is_not_null())
 
 
@@ -485,12 +503,18 @@ def _latest_date(tables: Mapping[str, pl.DataFrame]) -> tuple[date, str]:
     """The latest date in the data and what it is (the as-of date when none is given)."""
     candidates: list[tuple[date, str]] = []
 
+    today = date.today()
+    later = 0
+
     def add(name: str, column: str, what: str, where: pl.Expr | None = None) -> None:
+        nonlocal later
         frame = tables.get(name)
         if frame is None or column not in frame.columns:
             return
-        series = frame.filter(where) if where is not None else frame
-        value = series.get_column(column).max()
+        values = (frame.filter(where) if where is not None else frame).get_column(column)
+        day = values.cast(pl.Date) if values.dtype != pl.Date else values
+        later += int((day > today).sum())  # an export describes the past: later dates are typos or plans
+        value = day.filter(day <= today).max()
         if value is not None:
             candidates.append((to_date(value), what))  # type: ignore[arg-type]
 
@@ -503,7 +527,38 @@ def _latest_date(tables: Mapping[str, pl.DataFrame]) -> tuple[date, str]:
     if not candidates:
         return date.today(), "today's date: no date in the data could be read"
     latest = max(candidates, key=lambda c: c[0])
-    return latest[0], f"{latest[1]} in the data"
+    ignored = f" ({later:,} later date(s), after today, ignored)" if later else ""
+    return latest[0], f"{latest[1]} in the data{ignored}"
+
+
+def _plausible_dates(name: str, frame: pl.DataFrame, notes: list[pl.DataFrame]) -> pl.DataFrame:
+    """Dates outside the plausible window left empty (tables that did not come through the importer, e.g. Parquet
+    written by another tool), so no placeholder such as 9999-12-31 reaches period arithmetic."""
+    from kpi_core.values import PLAUSIBLE_FROM, PLAUSIBLE_YEARS_AHEAD
+
+    low, high = PLAUSIBLE_FROM, date(date.today().year + PLAUSIBLE_YEARS_AHEAD + 1, 1, 1)
+    temporal = [c for c, t in frame.schema.items() if t in (pl.Date(),) or isinstance(t, pl.Datetime)]
+    if not temporal or not frame.height:
+        return frame
+    odd = {c: (pl.col(c).cast(pl.Date) < low) | (pl.col(c).cast(pl.Date) >= high) for c in temporal}
+    counts = frame.select([e.sum().alias(c) for c, e in odd.items()]).row(0, named=True)
+    bad = [c for c in temporal if counts[c]]
+    if not bad:
+        return frame
+    for column in bad:
+        example = frame.filter(odd[column]).get_column(column).head(1).to_list()
+        notes.append(
+            issue(
+                f"implausible dates in {column}",
+                name,
+                "",
+                int(counts[column]),
+                str(example[0]) if example else "",
+                "warning",
+                f"left empty: outside {low.year} to {high.year - 1}, a placeholder rather than a real date",
+            )
+        )
+    return frame.with_columns([pl.when(~odd[c]).then(pl.col(c)).alias(c) for c in bad])
 
 
 SF_ID = re.compile(r"^[A-Za-z0-9]{18}$")
@@ -692,6 +747,7 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
         work["leads"] = work["leads"].rename({"source": "lead_source"})
     warnings: list[str] = []
     notes: list[pl.DataFrame] = [EMPTY_QUALITY]
+    work = {name: _plausible_dates(name, frame, notes) for name, frame in work.items()}
     work = _names_for_ids(work, notes)
     currency = _reporting_currency(work, settings, notes)
     # encode dimensions (and lookup keys) first, so lookups join on integer codes and add small columns
@@ -722,9 +778,9 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
         if "kpi" not in targets.columns:
             targets = targets.with_columns(kpi=pl.lit("won_revenue"))
         targets = _join_lookup(targets.with_columns(pl.col("kpi").fill_null("won_revenue")), work.get("reps"), "owner")
-        work["targets"] = _period_bounds(targets, settings)
+        work["targets"] = _period_bounds(targets, settings, notes, "targets")
     if "spend" in work:
-        spend = _period_bounds(work["spend"], settings)
+        spend = _period_bounds(work["spend"], settings, notes, "spend")
         work["spend"] = spend.with_columns(
             [pl.col(c).fill_null(0.0) for c in ("sales_cost", "marketing_cost") if c in spend.columns]
         )

@@ -6,14 +6,21 @@ percent scale) and then converts the whole column with one Polars expression.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import polars as pl
 
 EXCEL_EPOCH = datetime(1899, 12, 30)
+PLAUSIBLE_FROM = date.fromisoformat(os.environ.get("KPI_WORKBENCH_DATES_FROM", "1990-01-01"))
+"""Dates before this are not dates a CRM holds (placeholders such as 0001-01-01, Excel's day 0)."""
+PLAUSIBLE_YEARS_AHEAD = int(os.environ.get("KPI_WORKBENCH_DATES_YEARS_AHEAD", "10"))
+"""Dates more than this many years after today are placeholders too (9999-12-31, 2100-01-01)."""
+MAX_AMOUNT = float(os.environ.get("KPI_WORKBENCH_MAX_AMOUNT", "1e15"))
+"""Amounts beyond this (a thousand trillion in any currency), infinite or not a number are no business's money."""
 TRUE_WORDS = ("1", "true", "yes", "y", "t", "x", "done", "completed", "si", "sí", "ja", "oui", "sim", "won")
 FALSE_WORDS = ("0", "false", "no", "n", "f", "", "not done", "nein", "non", "nao", "não", "open")
 SYMBOLS = {
@@ -90,6 +97,12 @@ class Parsed:
     failed: int
     ambiguous: bool = False
     currency: pl.Series | None = None
+    implausible: pl.Series | None = None
+    """True where a value was read but lies outside what a business holds (left empty in ``series``)."""
+
+    @property
+    def implausible_count(self) -> int:
+        return int(self.implausible.sum()) if self.implausible is not None else 0
 
 
 def _clean_date_text(col: pl.Expr) -> pl.Expr:
@@ -124,13 +137,50 @@ def _via_unique(series: pl.Series, parse: Callable[[pl.Series], Parsed]) -> Pars
     table = pl.DataFrame({"k": distinct, "v": parsed.series})
     if parsed.currency is not None:
         table = table.with_columns(c=parsed.currency)
+    if parsed.implausible is not None:
+        table = table.with_columns(i=parsed.implausible)
     joined = pl.DataFrame({"k": series}).join(table, on="k", how="left", maintain_order="left", nulls_equal=True)
     values = joined.get_column("v").alias(series.name)
+    implausible = joined.get_column("i").fill_null(False) if parsed.implausible is not None else None
     failed = (
-        int((values.is_null() & series.is_not_null() & (series.str.strip_chars() != "")).sum()) if parsed.failed else 0
+        int(
+            (
+                values.is_null()
+                & series.is_not_null()
+                & (series.str.strip_chars() != "")
+                & (~implausible if implausible is not None else True)
+            ).sum()
+        )
+        if parsed.failed
+        else 0
     )
     currency = joined.get_column("c") if parsed.currency is not None else None
-    return Parsed(values, parsed.format, failed, parsed.ambiguous, currency)
+    return Parsed(values, parsed.format, failed, parsed.ambiguous, currency, implausible)
+
+
+def _plausible_dates(parsed: Parsed) -> Parsed:
+    """Dates outside the plausible window (placeholders, typos of the year) left empty and flagged."""
+    low = datetime.combine(PLAUSIBLE_FROM, datetime.min.time())
+    high = datetime(date.today().year + PLAUSIBLE_YEARS_AHEAD + 1, 1, 1)
+    values = parsed.series
+    odd = (values.is_not_null() & ((values < low) | (values >= high))).fill_null(False)
+    if not odd.any():
+        return parsed
+    kept = pl.select(pl.when(~pl.lit(odd)).then(pl.lit(values))).to_series().alias(values.name)
+    flags = odd if parsed.implausible is None else parsed.implausible | odd
+    return Parsed(kept, parsed.format, parsed.failed, parsed.ambiguous, parsed.currency, flags)
+
+
+def _plausible_money(parsed: Parsed) -> Parsed:
+    """Amounts that are infinite, not a number or beyond :data:`MAX_AMOUNT` left empty and flagged."""
+    values = parsed.series
+    odd = (values.is_not_null() & (values.is_nan() | values.is_infinite() | (values.abs() > MAX_AMOUNT))).fill_null(
+        False
+    )
+    if not odd.any():
+        return parsed
+    kept = pl.select(pl.when(~pl.lit(odd)).then(pl.lit(values))).to_series().alias(values.name)
+    return Parsed(kept, parsed.format, parsed.failed, parsed.ambiguous, parsed.currency, odd)
 
 
 def _strptime(text: pl.Expr, fmt: str) -> pl.Expr:
@@ -158,10 +208,10 @@ def parse_dates(series: pl.Series) -> Parsed:
             if series.dtype != pl.Time
             else series.cast(pl.String).cast(pl.Datetime("us"), strict=False)
         )
-        return Parsed(out, "native", 0)
+        return _plausible_dates(Parsed(out, "native", 0))
     if series.dtype.is_numeric():
         series = series.cast(pl.String)
-    return _via_unique(series.cast(pl.String), _parse_dates)
+    return _plausible_dates(_via_unique(series.cast(pl.String), _parse_dates))
 
 
 def _parse_dates(series: pl.Series) -> Parsed:
@@ -227,8 +277,8 @@ def parse_money(series: pl.Series, *, cents: bool = False) -> Parsed:
     """
     if series.dtype.is_numeric():
         out = series.cast(pl.Float64)
-        return Parsed(out / 100 if cents else out, "number", 0)
-    return _via_unique(series.cast(pl.String), lambda s: _parse_money(s, cents=cents))
+        return _plausible_money(Parsed(out / 100 if cents else out, "number", 0))
+    return _plausible_money(_via_unique(series.cast(pl.String), lambda s: _parse_money(s, cents=cents)))
 
 
 def _parse_money(series: pl.Series, *, cents: bool) -> Parsed:

@@ -272,11 +272,12 @@ BAD: list[tuple[str, bytes, str, str]] = [
         "has a header row (Opportunity Name, Stage, Amount) but no data rows",
     ),
     (
-        "binary",
+        "image",
         b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40,
         "photo.csv",
-        "photo.csv: this is a binary file, not a table",
+        "photo.csv: this is an image (PNG), not a table. A screenshot cannot be read",
     ),
+    ("binary", b"\x00\x07MZ" + bytes(range(256)) * 40, "data.csv", "data.csv: this is a binary file, not a table"),
     (
         "truncated xlsx",
         F.hubspot_spanish_xlsx()[:3000],

@@ -62,7 +62,9 @@ def remember(data: bytes) -> str:
 @st.cache_resource(max_entries=32, show_spinner="Reading the file…")
 def imported(upload: Upload) -> FileImport:
     stages = pl.DataFrame(json.loads(upload.stages)) if upload.stages else None
-    return K.read_file(
+    from kpi_core.isolation import read_file_isolated
+
+    return read_file_isolated(
         blob_store()[upload.digest],
         upload.name,
         overrides=dict(upload.overrides) or None,
