@@ -24,8 +24,37 @@ from kpi_core.quality import issue
 
 STATUS_ENUM = pl.Enum(list(STATUSES))
 
-WON_WORDS = ("won", "closedwon", "closed won", "ganado", "gagné", "gewonnen", "ganho")
-LOST_WORDS = ("lost", "closedlost", "closed lost", "perdido", "perdu", "verloren")
+WON_WORDS = (
+    "won",
+    "closedwon",
+    "signed",
+    "ganado",
+    "ganada",
+    "gagne",
+    "gagnee",
+    "gewonnen",
+    "ganho",
+    "ganha",
+    "vinto",
+    "vinta",
+    "wygrana",
+)
+"""Words that make a stage name won (matched whole, accents ignored): English, Spanish, French, German, Dutch,
+Portuguese, Italian, Polish."""
+LOST_WORDS = (
+    "lost",
+    "closedlost",
+    "dead",
+    "disqualified",
+    "perdido",
+    "perdida",
+    "perdu",
+    "perdue",
+    "verloren",
+    "perso",
+    "persa",
+    "przegrana",
+)
 
 DERIVED_FROM: Mapping[str, tuple[str, ...]] = {
     "status": ("stage",),
@@ -58,9 +87,9 @@ def _status_of(frame: pl.DataFrame, column: str) -> pl.Expr:
 
 
 def _status_from_text(column: str) -> pl.Expr:
-    text = pl.col(column).cast(pl.String).str.to_lowercase().str.strip_chars()
-    won = pl.any_horizontal([text.str.contains(w, literal=True) for w in WON_WORDS])
-    lost = pl.any_horizontal([text.str.contains(w, literal=True) for w in LOST_WORDS])
+    text = pl.col(column).cast(pl.String).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+    won = text.str.contains(r"\b(" + "|".join(map(re.escape, WON_WORDS)) + r")\b")
+    lost = text.str.contains(r"\b(" + "|".join(map(re.escape, LOST_WORDS)) + r")\b")
     return (
         pl.when(text.is_null())
         .then(None)
@@ -186,11 +215,11 @@ def _stage_order(
 
 
 STAGE_HINTS: tuple[tuple[str, ...], ...] = (
-    ("prospect", "lead", "new", "appointment", "interes"),
-    ("qualif", "engag", "discovery", "contact"),
-    ("needs", "analysis", "demo", "presentation", "value", "dise"),
-    ("decision", "perception", "proposal", "quote", "propuesta", "angebot"),
-    ("negotiat", "negoci", "contract", "review", "firma", "commit"),
+    ("prospect", "lead", "new", "appointment", "interes", "kontakt"),
+    ("qualif", "engag", "discovery", "contact", "bedarf"),
+    ("needs", "analysis", "analys", "demo", "presentation", "value", "dise", "besoin"),
+    ("decision", "perception", "proposal", "quote", "propuesta", "angebot", "propos", "devis", "offerte"),
+    ("negotiat", "negoci", "négoci", "verhandl", "contract", "contrat", "vertrag", "review", "firma", "commit"),
 )
 """Words that place a stage in the usual funnel order when nothing else tells the order."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import polars as pl
@@ -99,6 +99,8 @@ class Parsed:
     currency: pl.Series | None = None
     implausible: pl.Series | None = None
     """True where a value was read but lies outside what a business holds (left empty in ``series``)."""
+    order: str = ""
+    """For dates: "dmy" or "mdy" when the values decided the day/month order."""
 
     @property
     def implausible_count(self) -> int:
@@ -155,7 +157,7 @@ def _via_unique(series: pl.Series, parse: Callable[[pl.Series], Parsed]) -> Pars
         else 0
     )
     currency = joined.get_column("c") if parsed.currency is not None else None
-    return Parsed(values, parsed.format, failed, parsed.ambiguous, currency, implausible)
+    return replace(parsed, series=values, failed=failed, currency=currency, implausible=implausible)
 
 
 def _plausible_dates(parsed: Parsed) -> Parsed:
@@ -168,7 +170,7 @@ def _plausible_dates(parsed: Parsed) -> Parsed:
         return parsed
     kept = pl.select(pl.when(~pl.lit(odd)).then(pl.lit(values))).to_series().alias(values.name)
     flags = odd if parsed.implausible is None else parsed.implausible | odd
-    return Parsed(kept, parsed.format, parsed.failed, parsed.ambiguous, parsed.currency, flags)
+    return replace(parsed, series=kept, implausible=flags)
 
 
 def _plausible_money(parsed: Parsed) -> Parsed:
@@ -180,7 +182,7 @@ def _plausible_money(parsed: Parsed) -> Parsed:
     if not odd.any():
         return parsed
     kept = pl.select(pl.when(~pl.lit(odd)).then(pl.lit(values))).to_series().alias(values.name)
-    return Parsed(kept, parsed.format, parsed.failed, parsed.ambiguous, parsed.currency, odd)
+    return replace(parsed, series=kept, implausible=odd)
 
 
 def _strptime(text: pl.Expr, fmt: str) -> pl.Expr:
@@ -194,10 +196,11 @@ def _strptime(text: pl.Expr, fmt: str) -> pl.Expr:
     return parsed
 
 
-def parse_dates(series: pl.Series) -> Parsed:
+def parse_dates(series: pl.Series, *, day_first: bool | None = None) -> Parsed:
     """Datetimes from ISO, US ``m/d/yyyy``, ``d.m.yyyy``, day-month names and Excel serial numbers.
 
-    Day/month order is decided per column from the values; ``ambiguous`` says no value told them apart.
+    Day/month order is decided per column from the values; ``ambiguous`` says no value told them apart, and then
+    ``day_first`` (what the file's other date columns showed) decides, when given.
 
     >>> parse_dates(pl.Series(["3/14/2026", "4/1/2026"])).series.dt.date().to_list()
     [datetime.date(2026, 3, 14), datetime.date(2026, 4, 1)]
@@ -211,10 +214,10 @@ def parse_dates(series: pl.Series) -> Parsed:
         return _plausible_dates(Parsed(out, "native", 0))
     if series.dtype.is_numeric():
         series = series.cast(pl.String)
-    return _plausible_dates(_via_unique(series.cast(pl.String), _parse_dates))
+    return _plausible_dates(_via_unique(series.cast(pl.String), lambda s: _parse_dates(s, day_first)))
 
 
-def _parse_dates(series: pl.Series) -> Parsed:
+def _parse_dates(series: pl.Series, day_first: bool | None = None) -> Parsed:
     frame = pl.DataFrame({"v": series.cast(pl.String)})
     cleaned = frame.select(_clean_date_text(pl.col("v")).alias("v")).get_column("v")
     present = cleaned.filter(cleaned.is_not_null() & (cleaned != ""))
@@ -239,6 +242,8 @@ def _parse_dates(series: pl.Series) -> Parsed:
     preference = {"iso": 3, "mdy": 2, "dmy": 1, "text": 0}
     family = max(coverage, key=lambda f: (coverage[f], preference[f]))
     ambiguous = family in ("mdy", "dmy") and coverage["mdy"] == coverage["dmy"] and coverage["mdy"] > coverage["iso"]
+    if ambiguous and day_first is not None:
+        family, ambiguous = ("dmy" if day_first else "mdy"), False
     used = [f for f in families[family] if hits[f].any()]
     used += [f for f in families["iso"] if f not in used and hits[f].any()]
     parts = [_strptime(pl.col("v"), f).cast(pl.Datetime("us")) for f in used]
@@ -258,7 +263,7 @@ def _parse_dates(series: pl.Series) -> Parsed:
     expr = pl.coalesce(parts)
     out = pl.DataFrame({"v": cleaned}).select(expr.cast(pl.Datetime("us")).alias(series.name)).get_column(series.name)
     failed = int((out.is_null() & cleaned.is_not_null() & (cleaned != "")).sum())
-    return Parsed(out, fmt, failed, ambiguous)
+    return Parsed(out, fmt, failed, ambiguous, order=family if family in ("mdy", "dmy") and not ambiguous else "")
 
 
 def _money_currency(col: pl.Expr) -> pl.Expr:

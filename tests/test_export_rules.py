@@ -555,3 +555,163 @@ def _xlsx(headers: list[str], rows: list[list[object]]) -> bytes:
                 sheet.write(r, c, value)
     book.close()
     return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------- more shapes seen in real exports
+
+
+def test_a_lost_flag_decides_beside_a_won_flag() -> None:
+    data = (
+        b"Record ID,Deal Name,Deal Stage,Amount,Is Closed Won,Is closed lost,Close Date,Create Date\n"
+        b"1,A,Signed contract,100,true,false,2025-03-01,2025-02-01\n"
+        b"2,B,No budget / timing,40,false,true,2025-03-02,2025-02-01\n"
+        b"3,C,Went with competitor,60,false,true,2025-03-03,2025-02-01\n"
+        b"4,D,Demo booked,70,false,false,2025-06-30,2025-02-01\n"
+    )
+    assert kpis((data, "hubspot-crm-exports-all-deals-2025-04-01.csv"), ids=["win_rate", "open_pipeline"]) == {
+        "win_rate": 1 / 3,
+        "open_pipeline": 70.0,
+    }
+
+
+def test_each_outcome_is_dated_by_its_own_column() -> None:
+    # Close keeps date_won on lost deals as an old estimate: a lost deal is dated by date_lost
+    data = (
+        b"id,lead_name,status_type,value,value_currency,date_won,date_lost,date_created,user_name\n"
+        b"1,A,won,1000000,USD,2025-03-10,,2025-02-01,Ann\n"
+        b"2,B,lost,50000,USD,2025-03-20,2025-04-02,2025-02-01,Ann\n"
+        b"3,C,active,70000,USD,2025-06-30,,2025-03-01,Bob\n"
+    )
+    result = read_file(data, "close-opportunities.csv")
+    assert result.source == "close"
+    assert result.tables[0].frame.select("status", "amount", "close_date").rows() == [
+        ("won", 10000.0, date(2025, 3, 10)),
+        ("lost", 500.0, date(2025, 4, 2)),
+        ("open", 700.0, date(2025, 6, 30)),
+    ]
+
+
+def test_status_values_nobody_knows_are_reported() -> None:
+    data = b"Name,Status,Stage,Value,Close Date\nA,Won,Signed,10,2025-01-02\nB,Abandoned,Proposal,5,2025-01-03\nC,Parked,Proposal,7,2025-01-04\n"
+    result = read_file(data, "opportunities_export.csv")
+    assert result.tables[0].frame["status"].to_list() == ["won", "lost", "open"]
+    found = result.quality.filter(pl.col("rule") == "status values not recognised").row(0, named=True)
+    assert (found["rows"], found["example"]) == (1, "Parked")
+
+
+def test_day_and_month_follow_the_other_date_columns() -> None:
+    data = (
+        b"Opportunity Name;Stage;Amount;Created;Close date\n"
+        b"A;Closed Won;10;03/02/2025;25/03/2025\nB;Closed Won;20;04/01/2025;14/02/2025\n"
+        b"C;Closed Lost;5;12/03/2025;13/04/2025\n"
+    )
+    result = read_file(data, "opportunities_benelux.csv")
+    assert result.tables[0].frame.select("created_date", "close_date").rows() == [
+        (date(2025, 2, 3), date(2025, 3, 25)),
+        (date(2025, 1, 4), date(2025, 2, 14)),
+        (date(2025, 3, 12), date(2025, 4, 13)),
+    ]
+    assert "day/month order of created_date taken from close_date" in rules(result)
+    assert not any(r.startswith("ambiguous dates") for r in rules(result))
+
+
+def test_a_grouped_report_fills_its_group_labels_down_and_drops_subtotals() -> None:
+    rows = [
+        ["Pipeline by Rep"],
+        [],
+        ["Opportunity Owner", "Opportunity Name", "Stage", "Amount", "Close Date"],
+        ["Dana Scully", "Oscorp", "Closed Won", 100, date(2025, 1, 10)],
+        [None, "Hooli", "Closed Lost", 40, date(2025, 1, 12)],
+        [None, "Subtotal", None, 140, None],
+        ["John Reese", "Wonka", "Closed Won", 60, date(2025, 1, 15)],
+        [None, "Initech", "Closed Won", 30, date(2025, 2, 1)],
+        [None, "Subtotal", None, 90, None],
+        ["Total", None, None, 230, None],
+        ["Confidential Information - Do Not Distribute"],
+    ]
+    data = _xlsx_rows(rows)
+    result = read_file(data, "Pipeline by Rep-2025-04-01.xlsx")
+    assert result.tables[0].frame.select("owner", "deal_name").rows() == [
+        ("Dana Scully", "Oscorp"),
+        ("Dana Scully", "Hooli"),
+        ("John Reese", "Wonka"),
+        ("John Reese", "Initech"),
+    ]
+    assert rules(result)["group labels filled down"] == 1
+    dataset = K.Dataset.prepare(K.combine([result]))
+    frame = K.report(dataset, ["won_revenue"], grain="all", periods=["all"], by=["owner"], compare=False).frame
+    assert sorted(frame.select("owner", "value").rows()) == [("Dana Scully", 100.0), ("John Reese", 90.0)]
+
+
+@pytest.mark.parametrize(
+    ("header", "rows"),
+    [
+        (
+            '"Propriétaire de l\'opportunité";"Nom de l\'opportunité";"Étape";"Montant";"Date de clôture";"Date de création"',
+            [
+                '"Chloé";"A";"Fermée gagnée";"47 500,75 €";"21/11/2024";"30/08/2024"',
+                '"Léa";"B";"Fermée perdue";"1 000,00 €";"24/12/2024";"05/09/2024"',
+            ],
+        ),
+        (
+            '"Opportunity-Inhaber";"Verkaufschance-Name";"Phase";"Betrag";"Schlusstermin";"Erstelldatum"',
+            [
+                '"Chloé";"A";"Geschlossen und gewonnen";"47.500,75 €";"21.11.2024";"30.08.2024"',
+                '"Léa";"B";"Geschlossen und verloren";"1.000,00 €";"24.12.2024";"05.09.2024"',
+            ],
+        ),
+        (
+            '"Propietario de la oportunidad";"Nombre de la oportunidad";"Etapa";"Importe";"Fecha de cierre";"Fecha de creación"',
+            [
+                '"Chloé";"A";"Cerrada ganada";"47.500,75 €";"21/11/2024";"30/08/2024"',
+                '"Léa";"B";"Cerrada perdida";"1.000,00 €";"24/12/2024";"05/09/2024"',
+            ],
+        ),
+    ],
+)
+def test_salesforce_reports_in_other_languages(header: str, rows: list[str]) -> None:
+    data = "\n".join([header, *rows]).encode()
+    assert K.Dataset.prepare(K.combine([read_file(data, "report.csv")])).currency == "EUR"
+    assert kpis((data, "report1743491799000.csv"), ids=["won_revenue", "win_rate", "sales_cycle_days"]) == {
+        "won_revenue": 47500.75,
+        "win_rate": 0.5,
+        "sales_cycle_days": 83.0,
+    }
+
+
+def test_a_flag_column_holding_dates_is_the_date() -> None:
+    data = b'Customer,Rep,Stage,Value,Date Added,Closed\nA,Tom,Signed,"$12,000",1/5/2025,3/4/2025\nB,Jen,Dead,"$3,000",1/9/2025,2/1/2025\nC,Tom,Proposal,"$5,000",2/1/2025,\nTOTAL,,,"$20,000",,\n'
+    result = read_file(data, "Pipeline tracker (Tom's copy).csv")
+    mapping = {m.original: m.canonical for m in result.tables[0].mapping}
+    assert (mapping["Closed"], mapping["Date Added"]) == ("close_date_actual", "created_date")
+    assert kpis((data, "tracker.csv"), ids=["won_revenue", "win_rate", "open_pipeline", "sales_cycle_days"]) == {
+        "won_revenue": 12000.0,
+        "win_rate": 0.5,
+        "open_pipeline": 5000.0,
+        "sales_cycle_days": 58.0,
+    }
+
+
+def test_the_company_currency_is_the_one_the_conversion_leaves_unchanged() -> None:
+    data = (
+        b"Record ID,Deal Name,Deal Stage,Amount,Currency,Amount in company currency,Close Date\n"
+        b"1,A,Closed Won,100,EUR,100,2025-03-02\n2,B,Closed Won,200,USD,184,2025-03-05\n3,C,Closed Won,50,EUR,50,2025-03-05\n"
+    )
+    dataset = K.Dataset.prepare(K.combine([read_file(data, "hubspot-crm-exports-all-deals-2025-04-01.csv")]))
+    assert dataset.currency == "EUR"
+    assert kpis((data, "h.csv"), ids=["won_revenue"]) == {"won_revenue": 334.0}
+
+
+def _xlsx_rows(rows: list[list[object]]) -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("Report")
+    dates = book.add_format({"num_format": "yyyy-mm-dd"})
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, date):
+                sheet.write_datetime(r, c, value, dates)
+            elif value is not None:
+                sheet.write(r, c, value)
+    book.close()
+    return buffer.getvalue()
