@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
+from ui import guard, state
 
 presenting = st.query_params.get("present") == "1"  # the review's presentation mode: no sidebar, no editing
 st.set_page_config(
@@ -34,7 +34,10 @@ with st.sidebar:
     if st.session_state.get("source") not in options:
         st.session_state["source"] = "upload" if state.uploads() else "sample"
     st.selectbox("Data", options, format_func=state.SOURCES.__getitem__, key="source")
-    dataset = state.current_dataset()
+    dataset = guard.guarded("preparing the data", state.current_dataset)
+    if dataset is None:  # the chosen data could not be prepared: show the sample company meanwhile
+        st.session_state["wanted_source"] = "sample"
+        dataset = state.dataset_for("sample", (), 1, None)
     where = "the date given" if dataset.as_of_source == "given" else dataset.as_of_source
     st.caption(f"As of {dataset.as_of:%d %b %Y}: {where}. Money in {dataset.currency}.")
     st.selectbox("Grain", ["week", "month", "quarter", "year", "all"], index=2, key="grain", bind="query-params")
@@ -84,4 +87,4 @@ with st.sidebar:
             ][m - 1],
         )
 
-page.run()
+guard.guarded(f"the {page.title} page", page.run)

@@ -15,6 +15,7 @@ from typing import Any, cast
 import polars as pl
 
 from kpi_core.engine import report
+from kpi_core.export import neutralise
 from kpi_core.formatting import format_delta, format_value
 from kpi_core.ingest import FileImport, combine, read_paths
 from kpi_core.model import DataError, Dataset, Settings
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         "--currency", help="reporting currency, e.g. EUR (default: the deals' own, or the one the CRM converted to)"
     )
     compute.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    compute.add_argument(
+        "--raw", action="store_true", help="CSV as is: without the apostrophe that stops spreadsheets running formulas"
+    )
     sub.add_parser("catalog", help="print the KPI catalog as a Markdown table")
     inspect = sub.add_parser(
         "inspect", help="show how files were understood: kind, source, mapping, stage map, data quality"
@@ -175,7 +179,7 @@ def compute(args: argparse.Namespace) -> int:
             )
         )
     elif args.format == "csv":
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write((frame if args.raw else neutralise(frame)).write_csv())
     else:
         _print_table(frame, args.by, dataset, result.unavailable, skipped + result.warnings, quality)
     return 0
@@ -477,7 +481,7 @@ def forecast_command(args: argparse.Namespace) -> int:
         ]
         print(json.dumps({"rows": rows}, indent=1))
     elif args.format == "csv":
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write(neutralise(frame).write_csv())
     else:
         if frame.height == 0:
             print("No closed period has a snapshot from its start yet.")

@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import io
+import re
 
 import polars as pl
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA = r"^[\s\u00a0\u3000]*[=+\-@\uff1d\uff0b\uff0d\uff20]|^[\t\r\n]"
+"""A cell a spreadsheet could run as a formula: one starting with = + - @ (or their full-width forms ＝ ＋ － ＠),
+also after spaces, or with a tab or line break."""
 
 
 def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
-    """Text cells that a spreadsheet would run as a formula get a leading apostrophe.
+    """Text cells and headers that a spreadsheet would run as a formula get a leading apostrophe.
 
-    >>> neutralise(pl.DataFrame({"a": ["=1+2", "ok", "-3", "@x"]}))["a"].to_list()
-    ["'=1+2", 'ok', "'-3", "'@x"]
+    >>> neutralise(pl.DataFrame({"a": ["=1+2", "ok", "-3", "@x", "  =SUM(A1)", "＝1+1"]}))["a"].to_list()
+    ["'=1+2", 'ok', "'-3", "'@x", "'  =SUM(A1)", "'＝1+1"]
+    >>> neutralise(pl.DataFrame({"=HYPERLINK(1)": [1]})).columns
+    ["'=HYPERLINK(1)"]
     """
     text = [c for c, t in frame.schema.items() if t == pl.String or isinstance(t, pl.Enum | pl.Categorical)]
-    return frame.with_columns(
-        pl.when(pl.col(c).cast(pl.String).str.contains(r"^[=+\-@\t\r]"))
+    safe = frame.with_columns(
+        pl.when(pl.col(c).cast(pl.String).str.contains(FORMULA))
         .then(pl.lit("'") + pl.col(c).cast(pl.String))
         .otherwise(pl.col(c).cast(pl.String))
         .alias(c)
         for c in text
     )
+    return safe.rename({c: neutral_text(c) for c in safe.columns if neutral_text(c) != c})
+
+
+def neutral_text(value: str) -> str:
+    """One text, neutralised the same way (for headers, sheet names and labels)."""
+    return "'" + value if re.search(FORMULA, value) else value
 
 
 def to_csv(frame: pl.DataFrame) -> bytes:

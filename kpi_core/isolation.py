@@ -1,11 +1,11 @@
 """Reading a file where a crash cannot reach the caller: a separate process with a memory and a time limit.
 
 The readers underneath (Polars' CSV parser, fastexcel's Excel reader) are native code: a file built to hurt
-can make them ask for 512 GB or abort, which would end the process that called them, a whole app server with
-every user's session. :func:`read_file_isolated` runs :func:`kpi_core.ingest.read_file` in a worker process
-forked from a small server that has already imported the library (so a read costs milliseconds, not an
-import); the worker's address space is capped, its stderr goes to a log file, and if it dies, runs out of
-memory or out of time, the caller gets a :class:`~kpi_core.model.DataError` naming the file and the reason.
+can make them ask for 512 GB or abort, which would end the process that called them, an app server with every
+user's session. :func:`read_file_isolated` runs :func:`kpi_core.ingest.read_file` in a fresh Python process
+(``python -m kpi_core.isolation``, about 0.2 s to start) whose address space is capped and whose stderr goes to a
+log file; if it dies, runs out of memory or out of time, the caller gets a :class:`~kpi_core.model.DataError`
+naming the file and the reason, with a reference that the log line repeats.
 
 Limits (environment): ``KPI_WORKBENCH_PARSE_MEMORY_MB`` (default 6144), ``KPI_WORKBENCH_PARSE_SECONDS``
 (default 600), ``KPI_WORKBENCH_PARSES`` (reads at once, default 2).
@@ -14,14 +14,16 @@ Limits (environment): ``KPI_WORKBENCH_PARSE_MEMORY_MB`` (default 6144), ``KPI_WO
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import pickle
 import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import traceback
 import uuid
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -34,41 +36,7 @@ log.addHandler(logging.NullHandler())  # silent unless the app configures loggin
 MEMORY_MB = int(os.environ.get("KPI_WORKBENCH_PARSE_MEMORY_MB", "6144"))
 SECONDS = float(os.environ.get("KPI_WORKBENCH_PARSE_SECONDS", "600"))
 _slots = threading.BoundedSemaphore(int(os.environ.get("KPI_WORKBENCH_PARSES", "2")))
-_lock = threading.Lock()
-_context: Any = None
-
-
-def _ctx() -> Any:
-    """A forkserver that has imported the reader: each read forks a warm, single-threaded copy of it."""
-    global _context
-    with _lock:
-        if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["kpi_core.ingest"])
-            _context = context
-        return _context
-
-
-def _child(conn: Connection, path: str, name: str, kwargs: dict[str, Any], memory_mb: int, log_path: str) -> None:
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd, 2)  # a native crash writes here, not to the user's terminal or the browser
-    try:
-        result: tuple[str, Any] = ("ok", read_file(Path(path).read_bytes(), name, **kwargs))
-    except DataError as exc:
-        result = ("data", str(exc))
-    except MemoryError:
-        result = ("memory", "")
-    except BaseException as exc:  # a bug in the reader: reported with a reference, details in the log
-        os.write(2, traceback.format_exc().encode("utf-8", errors="replace"))
-        result = ("bug", f"{type(exc).__name__}: {exc}")
-    try:
-        conn.send(result)
-    except MemoryError:
-        conn.send(("memory", ""))
-    finally:
-        conn.close()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def read_file_isolated(
@@ -82,42 +50,46 @@ def read_file_isolated(
     """
     memory_mb = memory_mb or MEMORY_MB
     seconds = seconds or SECONDS
-    context = _ctx()
     folder = Path(tempfile.mkdtemp(prefix="kpi-read-"))
-    path, log_path = folder / "upload", folder / "stderr.log"
     try:
-        path.write_bytes(data)
-        with _slots:
-            receive, send = context.Pipe(duplex=False)
-            worker = context.Process(
-                target=_child, args=(send, str(path), name, kwargs, memory_mb, str(log_path)), daemon=True
+        (folder / "upload").write_bytes(data)
+        (folder / "job.pickle").write_bytes(pickle.dumps((name, kwargs, memory_mb)))
+        with _slots, open(folder / "stderr.log", "wb") as errors:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "kpi_core.isolation", str(folder)],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
             )
-            worker.start()
-            send.close()
             try:
-                if not receive.poll(seconds):
-                    worker.kill()
-                    raise DataError(
-                        f"{name}: reading it took longer than {seconds:.0f} s, so it was stopped. A file this slow to "
-                        "read is not a normal export: export fewer rows, or as CSV."
-                    )
-                status, payload = receive.recv()
-            except (EOFError, OSError):
-                status, payload = "died", ""
-            finally:
-                receive.close()
-                worker.join(5)
-                if worker.is_alive():
-                    worker.kill()
-        if status == "ok":
-            return payload  # type: ignore[no-any-return]
+                worker.wait(seconds)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+                raise DataError(
+                    f"{name}: reading it took longer than {seconds:.0f} s, so it was stopped. A file this slow to "
+                    "read is not a normal export: export fewer rows, or as CSV."
+                ) from None
+        result = folder / "result.pickle"
+        status, payload = pickle.loads(result.read_bytes()) if result.exists() else ("died", "")
+        if status == "ok" and isinstance(payload, FileImport):
+            return payload
         if status == "data":
             raise DataError(payload)
-        text = log_path.read_text(errors="replace") if log_path.exists() else ""
-        detail = next((line for line in text.splitlines() if "memory allocation" in line), text.strip()[-600:])
+        text = (folder / "stderr.log").read_text(errors="replace")
+        detail = next((line for line in text.splitlines() if "memory allocation" in line), text.strip()[-800:])
         reference = uuid.uuid4().hex[:8]
-        log.error("reading %s failed (%s, reference %s): %s %s", name, status, reference, payload, detail)
-        if status == "memory" or "memory allocation" in detail or worker.exitcode in (-6, -9):
+        log.error(
+            "reading %s failed (%s, exit %s, reference %s): %s %s",
+            name,
+            status,
+            worker.returncode,
+            reference,
+            payload,
+            detail,
+        )
+        if status == "memory" or "memory allocation" in detail or "MemoryError" in detail:
             raise DataError(
                 f"{name}: reading it needed more than {memory_mb / 1024:.0f} GB of memory, so it was stopped "
                 f"(reference {reference}). A sheet that claims far more cells than it has, or a file far bigger than "
@@ -128,6 +100,30 @@ def read_file_isolated(
             "in the server log). Export it again, or as CSV; if it keeps failing, send the file and the reference."
         )
     finally:
-        for item in (path, log_path):
-            item.unlink(missing_ok=True)
-        folder.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _work(folder: Path) -> None:
+    """The worker: cap memory, read the file, leave the result (or the reason) beside it."""
+    name, kwargs, memory_mb = pickle.loads((folder / "job.pickle").read_bytes())
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        result: tuple[str, Any] = ("ok", read_file((folder / "upload").read_bytes(), name, **kwargs))
+    except DataError as exc:
+        result = ("data", str(exc))
+    except MemoryError:
+        result = ("memory", "")
+    except Exception as exc:  # a bug in the reader: reported with a reference, the traceback in the log
+        traceback.print_exc()
+        result = ("bug", f"{type(exc).__name__}: {exc}")
+    staged = folder / "result.partial"
+    try:
+        staged.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    except MemoryError:
+        staged.write_bytes(pickle.dumps(("memory", "")))
+    staged.rename(folder / "result.pickle")
+
+
+if __name__ == "__main__":
+    _work(Path(sys.argv[1]))

@@ -17,6 +17,9 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# an error on a page fails the test instead of becoming the short message users see (ui/guard.py)
+os.environ.setdefault("KPI_WORKBENCH_RAISE", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MAVEN = SHARED / "data" / "maven-crm"
