@@ -315,6 +315,19 @@ def _guess_encoding(sample: bytes) -> str:
     return "cp1252" if str(best) == western else str(best.encoding)
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text saved without a byte-order mark: ASCII characters leave a zero byte beside every letter."""
+    head = data[:4000]
+    if len(head) < 8 or head.count(0) < len(head) // 4:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if odd > 0.6 * len(head[1::2]) and even < 0.1 * len(head[0::2]):
+        return "utf-16-le"
+    if even > 0.6 * len(head[0::2]) and odd < 0.1 * len(head[1::2]):
+        return "utf-16-be"
+    return None
+
+
 _SURROGATE_LINE = re.compile(r"[^\n]*[\udc80-\udcff][^\n]*")
 
 
@@ -338,6 +351,11 @@ def _decode(data: bytes) -> tuple[bytes, str, str, list[Note]]:
             text[:SNIFF_BYTES],
             notes,
         )
+    elif _utf16_without_bom(data) is not None:
+        encoding = _utf16_without_bom(data) or "utf-16-le"
+        text = data.decode(encoding, errors="replace")
+        notes.append(("encoding guessed", 0, encoding, "info", "UTF-16 without a byte-order mark"))
+        return text.encode("utf-8"), f"{encoding} (no BOM)", text[:SNIFF_BYTES], notes
     else:
         label = "utf-8"
     try:
@@ -600,9 +618,7 @@ def _text_grid(data: bytes, name: str) -> Grid:
             encoding="utf8-lossy",
         )
     except Exception as exc:  # polars reports malformed CSV with several exception types
-        raise DataError(
-            f"{name}: the CSV could not be parsed after the header row ({exc.__class__.__name__}: {str(exc)[:160]})."
-        ) from exc
+        raise DataError(_parse_failure(name, str(exc), utf8, exc.__class__.__name__)) from exc
     longer = frame.select(pl.any_horizontal([pl.col(c).is_not_null() for c in spare]).alias("x")).to_series()
     if longer.any():
         notes.append(
@@ -635,6 +651,21 @@ def _text_grid(data: bytes, name: str) -> Grid:
         frame = frame.filter(~giant_rows)
     grid = _tidy(frame, headers, header_row, encoding, delimiter, None, (), "\n".join(records[:5]))
     return replace(grid, notes=tuple(notes))
+
+
+def _parse_failure(name: str, message: str, utf8: bytes, kind: str) -> str:
+    """What went wrong parsing a CSV, in words: a quote never closed (with the row), else the parser's message."""
+    found = re.search(r"Field `(.{1,60})", message, re.DOTALL)
+    if "not properly escaped" in message and found:
+        start = found.group(1).split("\n")[0]
+        at = utf8.find(start.encode("utf-8"))
+        row = utf8.count(b"\n", 0, at) + 1 if at >= 0 else None
+        where = f"row {row}: {start[:40]}" if row else start[:40]
+        return (
+            f"{name}: a quoted cell is never closed ({where}…), so the rest of the file would read as one cell. "
+            "Close the quote in that row, or export the file again."
+        )
+    return f"{name}: the CSV could not be parsed after the header row ({kind}: {message[:160]})."
 
 
 def _sample_records(sample: str, *, cut: bool) -> list[str]:

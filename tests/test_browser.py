@@ -200,3 +200,36 @@ def test_weekly_review_and_presentation_mode(server: str, browser) -> None:  # t
     page.wait_for_timeout(1500)
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # no navigation while presenting
     page.screenshot(path=str(ARTIFACTS / "presentation.png"), full_page=True)
+
+
+def test_a_workbook_bomb_takes_down_nothing(server: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The workbooks that kill a reader are refused with a message; the same session and another one go on."""
+    from tests.hostile import xfd_single_cell, xfd_without_dimension
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(server)
+    page.wait_for_selector("svg.marks", timeout=60_000)
+    _open(page, "Data")
+    for name, make, message in (
+        ("nodim.xlsx", xfd_without_dimension, "reading it needed more than"),
+        ("xfd.xlsx", xfd_single_cell, "a sheet claims 1,048,576 rows by 16,384 columns"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(make())
+        page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(path))
+        page.wait_for_selector(f"text={message}", timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "data_bomb_refused.png"), full_page=True)
+    with urllib.request.urlopen(f"{server}/_stcore/health", timeout=5) as response:
+        assert response.status == 200  # the server lives
+    # the same session still reads a good file
+    report = tmp_path / "report1467143114250.csv"
+    report.write_bytes(F.salesforce_report_csv())
+    page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(report))
+    page.wait_for_selector("text=report1467143114250.csv · deals · salesforce", timeout=60_000)
+    # and another session opens the sample company's scorecard
+    other = browser.new_page(viewport={"width": 1500, "height": 1100})
+    other.goto(server)
+    other.wait_for_selector("svg.marks", timeout=60_000)
+    assert _metric(other, "Deals won") != ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -68,8 +70,24 @@ def must_be_clean(data: bytes, name: str) -> None:
     K.report(ds, grain="all")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.binary(max_size=3000), name=st.sampled_from(["a.csv", "b.xlsx", "c.txt", "d.parquet", "e"]))
+EXAMPLES = int(os.environ.get("KPI_WORKBENCH_FUZZ_EXAMPLES", "2000"))
+"""Examples of random bytes per run (CI: 2,000; ``benchmarks/fuzz_import.py`` runs 20,000)."""
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.one_of(
+        st.binary(max_size=3000),
+        # bytes that start like a real format, then go wrong
+        st.tuples(
+            st.sampled_from([b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"PAR1", b"\xef\xbb\xbf", b"\xff\xfe", b"%PDF"]),
+            st.binary(max_size=3000),
+        ).map(lambda t: t[0] + t[1]),
+        # a real header, then random bytes
+        st.binary(max_size=2000).map(lambda b: b"Opportunity Name,Stage,Amount,Close Date\r\n" + b),
+    ),
+    name=st.sampled_from(["a.csv", "b.xlsx", "c.txt", "d.parquet", "e"]),
+)
 def test_random_bytes(data: bytes, name: str) -> None:
     must_be_clean(data, name)
 
