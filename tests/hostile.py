@@ -8,7 +8,6 @@ import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 
 import polars as pl
 import xlsxwriter

@@ -80,7 +80,9 @@ EXAMPLES = int(os.environ.get("KPI_WORKBENCH_FUZZ_EXAMPLES", "2000"))
         st.binary(max_size=3000),
         # bytes that start like a real format, then go wrong
         st.tuples(
-            st.sampled_from([b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"PAR1", b"\xef\xbb\xbf", b"\xff\xfe", b"%PDF"]),
+            st.sampled_from(
+                [b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"PAR1", b"\xef\xbb\xbf", b"\xff\xfe", b"%PDF"]
+            ),
             st.binary(max_size=3000),
         ).map(lambda t: t[0] + t[1]),
         # a real header, then random bytes
