@@ -1,9 +1,11 @@
 """The snapshot store: imported datasets kept as history, embedded (Parquet tables plus a SQLite catalog).
 
-Writes are atomic: a snapshot's tables go to a temporary folder that is renamed into place, and only then
-is it entered in the catalog (one SQLite transaction). A process killed at any point leaves earlier
-snapshots intact and no half snapshot listed; leftovers are swept on the next open. The same content is
-never stored twice, and nothing is overwritten.
+Writes are atomic: a snapshot's tables and a manifest go to a temporary folder named after the writing process,
+which is renamed into place, and only then is it entered in the catalog (one SQLite transaction). A process
+killed at any point leaves earlier snapshots intact and no half snapshot listed. Opening the store never touches
+another process's save in progress: a temporary folder is removed only when its writer is gone (or it is a day
+old), and a complete folder whose writer died before the catalog knew it is recovered from its manifest. The
+same content is never stored twice, and nothing is overwritten.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -52,6 +55,28 @@ def export_date(hint: str | None) -> date | None:
     return None
 
 
+STALE_SECONDS = 24 * 3600
+"""A temporary folder this old is abandoned, whoever wrote it (a writer on another machine sharing the folder)."""
+
+
+def _writer_alive(pid: str, path: Path) -> bool:
+    """Whether the process that is writing ``path`` may still be at it."""
+    try:
+        if time.time() - path.stat().st_mtime > STALE_SECONDS:
+            return False
+    except OSError:
+        return False
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def default_home() -> Path:
     return Path(os.environ.get("KPI_WORKBENCH_HOME", Path.home() / ".kpi_workbench"))
 
@@ -67,6 +92,19 @@ class Snapshot:
     sources: tuple[tuple[str, str], ...]
     mapping: str
     tables: tuple[str, ...]
+
+
+def _from_manifest(meta: dict[str, object]) -> Snapshot:
+    record = dict(meta["snapshot"])  # type: ignore[call-overload]
+    return Snapshot(
+        str(record["id"]),
+        str(record["name"]),
+        date.fromisoformat(str(record["as_of"])),
+        str(record["created"]),
+        tuple((str(a), str(b)) for a, b in record["sources"]),
+        str(record["mapping"]),
+        tuple(str(t) for t in meta["tables"]),  # type: ignore[attr-defined]
+    )
 
 
 def content_id(tables: Mapping[str, pl.DataFrame]) -> str:
@@ -98,11 +136,25 @@ class SnapshotStore:
         return sqlite3.connect(self.catalog, timeout=30, isolation_level=None)
 
     def _sweep(self) -> None:
-        """Remove what a killed write left behind: temporary folders and folders the catalog never got."""
+        """Clear what a killed write left behind, never a write in progress: a temporary folder whose writer is
+        gone; a folder in place that the catalog does not know, recovered from its manifest when it is complete."""
         known = {s.id for s in self.list()}
         for path in self.folder.iterdir():
-            if path.name.startswith(".tmp-") or (path.is_dir() and path.name not in known):
-                shutil.rmtree(path, ignore_errors=True)
+            if path.name.startswith(".tmp-"):
+                if not _writer_alive(path.name.split("-")[1] if path.name.count("-") >= 2 else "", path):
+                    shutil.rmtree(path, ignore_errors=True)
+            elif path.is_dir() and path.name not in known:
+                manifest = path / "manifest.json"
+                try:
+                    meta = json.loads(manifest.read_text())
+                except (OSError, ValueError):
+                    meta = None
+                if meta is not None and _writer_alive(str(meta.get("pid", "")), path):
+                    continue  # renamed into place a moment ago; its writer is entering it in the catalog
+                if meta is not None and all((path / f"{t}.parquet").exists() for t in meta["tables"]):
+                    self._enter(_from_manifest(meta), recovered=True)
+                else:
+                    shutil.rmtree(path, ignore_errors=True)
 
     def list(self) -> list[Snapshot]:
         with self._db() as db:
@@ -152,15 +204,13 @@ class SnapshotStore:
         label = name or f"{as_of.isoformat()} snapshot"
         if any(s.name == label for s in self.list()):
             raise DataError(f"a snapshot named {label!r} already exists; choose another name")
-        temp = self.folder / f".tmp-{uuid.uuid4().hex}"
+        temp = self.folder / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
         temp.mkdir()
         for table, frame in tables.items():
             path = temp / f"{table}.parquet"
             frame.write_parquet(path)
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
-        final = self.folder / sid
-        os.replace(temp, final)
         snapshot = Snapshot(
             sid,
             label,
@@ -170,12 +220,28 @@ class SnapshotStore:
             json.dumps(mapping or {}, sort_keys=True),
             tuple(sorted(tables)),
         )
+        record = {**asdict(snapshot), "as_of": as_of.isoformat()}
+        (temp / "manifest.json").write_text(
+            json.dumps({"pid": os.getpid(), "tables": list(snapshot.tables), "snapshot": record}, default=str)
+        )
+        os.replace(temp, self.folder / sid)
+        self._enter(snapshot)
+        return snapshot
+
+    def _enter(self, snapshot: Snapshot, *, recovered: bool = False) -> None:
+        """Enter a snapshot in the catalog (a recovered one keeps its name unless another snapshot took it)."""
+        name = snapshot.name
         with self._db() as db:
+            if (
+                recovered
+                and db.execute("select 1 from snapshots where name = ? and id != ?", (name, snapshot.id)).fetchone()
+            ):
+                name = f"{name} (recovered {snapshot.id[:6]})"
             db.execute(
-                "insert into snapshots values (?, ?, ?, ?, ?, ?, ?)",
+                "insert or ignore into snapshots values (?, ?, ?, ?, ?, ?, ?)",
                 (
                     snapshot.id,
-                    snapshot.name,
+                    name,
                     snapshot.as_of.isoformat(),
                     snapshot.created,
                     json.dumps(snapshot.sources),
@@ -183,7 +249,6 @@ class SnapshotStore:
                     json.dumps(snapshot.tables),
                 ),
             )
-        return snapshot
 
     def load(self, ref: str) -> tuple[Snapshot, dict[str, pl.DataFrame]]:
         snapshot = self.get(ref)

@@ -82,11 +82,54 @@ def test_a_process_killed_mid_write_leaves_the_store_intact(tmp_path: Path, wher
     )
     assert done.returncode == -9  # really killed
     reopened = SnapshotStore(tmp_path)
-    assert [s.name for s in reopened.list()] == ["week 47"]  # no half snapshot listed
     assert reopened.load("week 47")[1]["deals"].height == 1  # the earlier one is intact and readable
-    assert sorted(p.name for p in reopened.folder.iterdir()) == [earlier.id]  # leftovers swept
+    if where == "tables":  # no half snapshot listed; the half-written folder swept
+        assert [s.name for s in reopened.list()] == ["week 47"]
+        assert sorted(p.name for p in reopened.folder.iterdir()) == [earlier.id]
+    else:  # complete and in place, but the catalog never heard of it: recovered from its manifest
+        assert [s.name for s in reopened.list()] == ["week 47", "2026-11-27 snapshot"]
+        assert reopened.load("2026-11-27 snapshot")[1]["deals"].height == 50_000
     reopened.save(deals(("2", "Proposal", 5.0, "2026-12-01")), as_of=date(2026, 11, 27), name="week 48")
-    assert [s.name for s in reopened.list()] == ["week 47", "week 48"]
+    assert "week 48" in [s.name for s in reopened.list()]
+
+
+OPENER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from kpi_core.snapshots import SnapshotStore
+stop = Path({stop!r})
+opened = 0
+while not stop.exists():
+    SnapshotStore(Path({home!r}))
+    opened += 1
+print(opened)
+"""
+
+
+def test_opening_the_store_never_loses_a_save_in_progress(tmp_path: Path) -> None:
+    """A 200k-deal save races a process that opens (and sweeps) the store in a loop, 20 times."""
+    store = SnapshotStore(tmp_path)
+    stop = tmp_path / "stop"
+    opener = subprocess.Popen(
+        [sys.executable, "-c", OPENER.format(root=str(ROOT), home=str(tmp_path), stop=str(stop))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ids = [f"{i:06d}" for i in range(200_000)]
+        saved = []
+        for week in range(20):
+            big = pl.DataFrame({"deal_id": ids, "stage": ["Proposal"] * 200_000, "amount": [float(week)] * 200_000})
+            saved.append(store.save({"deals": big}, as_of=date(2026, 1, 1 + week), name=f"week {week}"))
+    finally:
+        stop.touch()
+        opened = int(opener.communicate(timeout=60)[0])
+    assert opened > 20  # the other process really opened the store during the saves
+    reopened = SnapshotStore(tmp_path)
+    assert [s.name for s in reopened.list()] == [f"week {w}" for w in range(20)]
+    for week, snapshot in enumerate(saved):
+        assert reopened.load(snapshot.id)[1]["deals"].get_column("amount").unique().to_list() == [float(week)]
 
 
 def _csv(path: Path, rows: list[str]) -> Path:
