@@ -1782,13 +1782,9 @@ def _user_names(users: pl.DataFrame) -> pl.DataFrame:
 
 
 def _history_order(history: pl.DataFrame) -> tuple[str, ...]:
-    ranked = (
-        history.with_columns(rank=pl.col("entered_at").rank("ordinal").over("deal_id"))
-        .group_by("stage")
-        .agg(pl.col("rank").mean())
-        .sort("rank")
-    )
-    return tuple(ranked.get_column("stage").to_list())
+    from kpi_core.prepare import _order_from_moves
+
+    return tuple(_order_from_moves(history, set(history.get_column("stage").cast(pl.String).unique().to_list())))
 
 
 def _stage_changes(history: pl.DataFrame) -> pl.DataFrame:

@@ -182,36 +182,62 @@ def _join_lookup(
 def _stage_order(
     deals: pl.DataFrame, history: pl.DataFrame | None, settings: Settings, stages: pl.DataFrame | None = None
 ) -> tuple[str, ...]:
-    open_stages = deals.filter(pl.col("status") == "open").get_column("stage").drop_nulls().unique().to_list()
+    """The funnel order of the open stages, from what states it: the user's edit, a stages file, a CRM's standard
+    picklist, the file's probabilities, then the moves deals made between stages (never the mean rank at which
+    stages were entered: a snapshot-rebuilt history enters many stages at once), then the usual words."""
+    open_deals = deals.filter(pl.col("status") == "open", pl.col("stage").is_not_null())
+    open_stages = [str(s) for s in open_deals.get_column("stage").cast(pl.String).unique().to_list()]
+    if history is not None and history.height:  # stages deals passed through count too
+        closed = deals.filter(pl.col("status") != "open").get_column("stage").cast(pl.String).unique().to_list()
+        passed = history.get_column("stage").cast(pl.String).drop_nulls().unique().to_list()
+        open_stages += sorted(str(s) for s in passed if s not in closed and s not in open_stages)
     if settings.stage_order:
         return tuple(settings.stage_order)
+
+    def then_the_rest(order: list[str]) -> tuple[str, ...]:
+        rest = sorted((s for s in open_stages if s not in order), key=lambda s: (_stage_hint(s), s))
+        return tuple(order + rest)
+
     if stages is not None and "order" in stages.columns:  # a stages file (Pipedrive stages, a CRM's picklist) says it
         listed = stages.sort("order", nulls_last=True).get_column("stage").cast(pl.String).drop_nulls().to_list()
-        order = list(dict.fromkeys(listed))
-        return tuple(order + sorted(str(s) for s in open_stages if s not in order))
-    closed_names = set(deals.filter(pl.col("status") != "open").get_column("stage").drop_nulls().unique().to_list())
+        return then_the_rest(list(dict.fromkeys(listed)))
+    lowered = {s.lower().strip(): s for s in open_stages}
+    for standard in KNOWN_STAGES:
+        known = [lowered[name] for name in standard if name in lowered]
+        if open_stages and len(known) >= max(2, 0.6 * len(open_stages)):
+            return then_the_rest(known)
+    if "probability" in deals.columns:
+        by_probability = open_deals.group_by(pl.col("stage").cast(pl.String)).agg(pl.col("probability").median())
+        if by_probability.get_column("probability").null_count() <= by_probability.height // 4:
+            ranked = by_probability.sort("probability", "stage", nulls_last=True)
+            return then_the_rest(ranked.get_column("stage").to_list())
     if history is not None and history.height:
-        if history.height > 200_000:  # the order is a statistic: a stable tenth of the deals tells it
-            history = history.filter(pl.col("deal_id").hash(seed=0) % 10 == 0)
-        ranked = (
-            history.filter(~pl.col("stage").is_in(list(closed_names)))
-            .with_columns(rank=pl.col("entered_at").rank("ordinal").over("deal_id"))
-            .group_by("stage")
-            .agg(pl.col("rank").mean())
-            .sort("rank", "stage")
-        )
-        order = ranked.get_column("stage").to_list()
-        return tuple(order + sorted(s for s in open_stages if s not in order))
-    open_deals = deals.filter(pl.col("status") == "open", pl.col("stage").is_not_null())
-    if "probability" in deals.columns and open_deals.get_column("probability").drop_nulls().len():
-        ranked = (
-            open_deals.group_by("stage").agg(pl.col("probability").mean()).sort("probability", "stage", nulls_last=True)
-        )
-        return tuple(ranked.get_column("stage").to_list())
-    counts = open_deals.group_by("stage").agg(pl.len().alias("n"))
-    hint = pl.col("stage").map_elements(_stage_hint, return_dtype=pl.Float64)
-    ranked = counts.with_columns(hint=hint).sort(["hint", "n", "stage"], descending=[False, True, False])
-    return tuple(ranked.get_column("stage").to_list())
+        moved = _order_from_moves(history, set(open_stages))
+        if moved:
+            return then_the_rest(moved)
+    return then_the_rest([])
+
+
+def _order_from_moves(history: pl.DataFrame, stages: set[str]) -> list[str]:
+    """Stages ordered by the moves deals made: a stage comes before another when more deals were in it first and
+    in the other later than the reverse (every pair of a deal's stages, ties in time ignored)."""
+    if history.height > 400_000:  # the order is a statistic: a stable part of the deals tells it
+        history = history.filter(pl.col("deal_id").hash(seed=0) % (history.height // 200_000) == 0)
+    visits = history.select("deal_id", pl.col("stage").cast(pl.String), "entered_at").filter(
+        pl.col("stage").is_in(list(stages))
+    )
+    pairs = (
+        visits.join(visits, on="deal_id", suffix="_later")
+        .filter(pl.col("entered_at") < pl.col("entered_at_later"), pl.col("stage") != pl.col("stage_later"))
+        .group_by("stage", "stage_later")
+        .agg(pl.col("deal_id").n_unique().alias("n"))
+    )
+    counts = {(a, b): n for a, b, n in pairs.iter_rows()}
+    if not counts:
+        return []
+    seen = sorted({a for a, _ in counts} | {b for _, b in counts})
+    wins = {s: sum(1 for t in seen if t != s and counts.get((s, t), 0) > counts.get((t, s), 0)) for s in seen}
+    return sorted(seen, key=lambda s: (-wins[s], _stage_hint(s), s))
 
 
 STAGE_HINTS: tuple[tuple[str, ...], ...] = (

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import kpi_core as K
 from kpi_core import periods as P
 from kpi_core.changes import balance, push_counts, what_changed
 
@@ -168,3 +169,51 @@ def test_stage_history_rebuilt_from_snapshots_gives_time_in_stage() -> None:
     ds = K.Dataset.prepare({"deals": deals, "stage_history": history}, as_of=date(2026, 10, 16))
     frame = K.evaluate(ds, ["time_in_stage_days"], grain="quarter", compare=False)
     assert frame.select("stage", "value").rows() == [("Prospecting", 10.5)]  # a 14 days, b 7 days
+
+
+SALESFORCE_STAGES = [
+    "Prospecting",
+    "Qualification",
+    "Needs Analysis",
+    "Value Proposition",
+    "Id. Decision Makers",
+    "Perception Analysis",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+]
+
+
+def test_stage_order_from_weekly_exports_follows_the_crm_not_the_entry_rank() -> None:
+    """Plain weekly Salesforce reports: deals are first seen in every stage; a history rebuilt from the snapshots
+    must not reorder the funnel by the mean rank at which stages were entered."""
+    from datetime import timedelta
+
+    from kpi_core.changes import stage_history_from
+
+    weeks = []
+    for w in range(6):
+        rows = [(f"006{i:012d}", SALESFORCE_STAGES[min(w, 7)], 100.0) for i in range(20)]  # start, move on weekly
+        rows += [(f"007{i:012d}", "Negotiation/Review", 100.0) for i in range(20)]  # first seen late, stay
+        rows += [(f"008{i:012d}", "Perception Analysis", 100.0) for i in range(w * 3)]  # new, mid-funnel
+        frame = pl.DataFrame(rows, schema=["deal_id", "stage", "amount"], orient="row")
+        weeks.append((date(2026, 1, 2) + timedelta(days=7 * w), frame))
+    history = stage_history_from(weeks)
+    deals = weeks[-1][1].with_columns(close_date=pl.lit(date(2026, 3, 31)))
+    dataset = K.Dataset.prepare({"deals": deals, "stage_history": history}, as_of=date(2026, 2, 6))
+    assert dataset.stage_order == tuple(s for s in SALESFORCE_STAGES if s != "Proposal/Price Quote")  # never seen
+
+
+def test_custom_stages_are_ordered_by_the_moves_deals_made() -> None:
+    from datetime import datetime
+
+    stages = ["Lead", "Scoping", "Pitch", "Paperwork"]
+    rows = []
+    for d in range(30):
+        for k, stage in enumerate(stages[: 1 + d % 4]):
+            rows.append((f"d{d}", stage, datetime(2026, 1, 1 + k)))
+    rows.append(("d99", "Pitch", datetime(2026, 1, 1)))  # one deal that went back once
+    rows.append(("d99", "Scoping", datetime(2026, 1, 2)))
+    history = pl.DataFrame(rows, schema=["deal_id", "stage", "entered_at"], orient="row")
+    deals = pl.DataFrame({"deal_id": [f"d{d}" for d in range(30)], "stage": [stages[d % 4] for d in range(30)]})
+    dataset = K.Dataset.prepare({"deals": deals, "stage_history": history})
+    assert dataset.stage_order == tuple(stages)
