@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import guard, state
+from ui import guard, state, workspace
 
 presenting = st.query_params.get("present") == "1"  # the review's presentation mode: no sidebar, no editing
 st.set_page_config(
@@ -26,20 +26,23 @@ pages = [
     st.Page("pages/guide.py", title="KPI guide"),
 ]
 page = st.navigation(pages, position="hidden" if presenting else "sidebar")
+for message in st.session_state.pop("flash", []):  # confirmations from the run before a st.rerun()
+    st.toast(message)
 
 with st.sidebar:
-    options = ["sample", *(["maven"] if state.maven_available() else []), *(["upload"] if state.uploads() else [])]
+    workspace.token()  # this browser's uploads live under a token in the address: a reload finds them
+    options = [*(["upload"] if state.has_own_data() else []), "sample", *(["maven"] if state.maven_available() else [])]
     if "wanted_source" in st.session_state:  # a page asked for other data (widgets can only change before they exist)
         st.session_state["source"] = st.session_state.pop("wanted_source")
     if st.session_state.get("source") not in options:
-        st.session_state["source"] = "upload" if state.uploads() else "sample"
+        st.session_state["source"] = options[0]
     st.selectbox("Data", options, format_func=state.SOURCES.__getitem__, key="source")
     dataset = guard.guarded("preparing the data", state.current_dataset)
     if dataset is None:  # the chosen data could not be prepared: show the sample company meanwhile
         st.session_state["wanted_source"] = "sample"
         dataset = state.dataset_for("sample", (), 1, None)
     where = "the date given" if dataset.as_of_source == "given" else dataset.as_of_source
-    st.caption(f"As of {dataset.as_of:%d %b %Y}: {where}. Money in {dataset.currency}.")
+    st.caption(f"{state.describe()}. As of {dataset.as_of:%d %b %Y}: {where}. Money in {dataset.currency}.")
     st.selectbox("Grain", ["week", "month", "quarter", "year", "all"], index=2, key="grain", bind="query-params")
     grain = st.session_state.get("grain") or "quarter"
     periods = state.period_options(dataset, grain)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from kpi_core.model import DataError
 from kpi_core.periods import Period
 
 CATEGORIES: tuple[str, ...] = (
@@ -217,6 +218,33 @@ def push_counts(snapshots: Sequence[pl.DataFrame]) -> pl.DataFrame:
         .agg(pl.col("pushed").sum().alias("pushes"))
         .sort("pushes", "deal_id", descending=[True, False])
     )
+
+
+def shared_deals(before: pl.DataFrame, after: pl.DataFrame) -> float:
+    """The share of the smaller side's deals that the other side also has (1.0 for week-to-week exports of one
+    pipeline, near 0 for two different companies).
+
+    >>> a = pl.DataFrame({"deal_id": ["1", "2", "3"]}); b = pl.DataFrame({"deal_id": ["2", "3", "4", "5"]})
+    >>> shared_deals(a, b)
+    0.6666666666666666
+    """
+    ids = [set(f.select(deal_key()).to_series().drop_nulls().to_list()) for f in (before, after)]
+    smaller = min(len(ids[0]), len(ids[1]))
+    return len(ids[0] & ids[1]) / smaller if smaller else 1.0
+
+
+def check_same_pipeline(before: pl.DataFrame, after: pl.DataFrame, before_label: str, after_label: str) -> None:
+    """Refuse to compare two snapshots that share (almost) no deals: they are different companies or pipelines.
+
+    Weekly exports of one pipeline keep most of their deals from one week to the next."""
+    if min(before.height, after.height) < 5:
+        return
+    share = shared_deals(before, after)
+    if share < 0.2:
+        raise DataError(
+            f"{before_label} and {after_label} share {share:.0%} of their deals: they look like two different "
+            "companies or pipelines, so they are not compared. Compare snapshots of the same export."
+        )
 
 
 def stage_history_from(snapshots: Sequence[tuple[object, pl.DataFrame]]) -> pl.DataFrame:

@@ -22,7 +22,7 @@ from kpi_core.model import DataError, Dataset, Settings
 from kpi_core.periods import GRAINS, Grain
 from kpi_core.profiles import ProfileStore
 from kpi_core.registry import catalog_markdown
-from kpi_core.snapshots import export_date
+from kpi_core.snapshots import SnapshotStore, export_date
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,11 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     changes.add_argument("--period", help="limit to open deals closing in this period, e.g. 2026-Q4")
     changes.add_argument("--fiscal-year-start", type=int, default=1, metavar="MONTH")
     changes.add_argument("--format", choices=("json", "table"), default="table")
+    changes.add_argument(
+        "--sample-history", action="store_true", help="the sample company's workspace instead of the team's"
+    )
     forecast = sub.add_parser("forecast", help="forecast accuracy of closed periods, from the stored snapshots")
     forecast.add_argument("--grain", choices=("week", "month", "quarter", "year"), default="month")
     forecast.add_argument("--by", action="append", default=[], help="dimension to split by, e.g. owner or region")
     forecast.add_argument("--weekly", action="store_true", help="also the forecast made each week of the period")
     forecast.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    forecast.add_argument(
+        "--sample-history", action="store_true", help="the sample company's workspace instead of the team's"
+    )
     snaps = sub.add_parser("snapshots", help="list, save, rename or delete stored snapshots")
     snaps.add_argument("action", choices=("list", "save", "rename", "delete"))
     snaps.add_argument("args", nargs="*", help="save: FILES...; rename: SNAPSHOT NAME; delete: SNAPSHOT")
@@ -77,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     snaps.add_argument("--name")
     snaps.add_argument("--sample", action="store_true", help="save the built-in sample company")
+    snaps.add_argument(
+        "--sample-history", action="store_true", help="the sample company's workspace instead of the team's"
+    )
     return parser
 
 
@@ -358,10 +367,15 @@ def _print_import(imported: FileImport) -> None:
     print()
 
 
-def _side(refs: Sequence[str], fy: int) -> tuple[str, Dataset]:
-    """Deals of one side of a comparison: export files, or a stored snapshot."""
-    from kpi_core.snapshots import SnapshotStore
+def _store(args: argparse.Namespace) -> SnapshotStore:
+    """The team's snapshot store, or the sample company's own workspace with ``--sample``."""
+    from kpi_core.snapshots import SnapshotStore, sample_home
 
+    return SnapshotStore(sample_home()) if getattr(args, "sample_history", False) else SnapshotStore()
+
+
+def _side(refs: Sequence[str], fy: int, store: SnapshotStore) -> tuple[str, Dataset]:
+    """Deals of one side of a comparison: export files, or a stored snapshot."""
     if all(Path(r).exists() for r in refs):
         imports = read_paths(refs)
         as_of = next((d for d in (export_date(i.as_of_hint) for i in imports) if d), None)
@@ -370,7 +384,7 @@ def _side(refs: Sequence[str], fy: int) -> tuple[str, Dataset]:
     if len(refs) != 1:
         missing = [r for r in refs if not Path(r).exists()]
         raise DataError(f"{', '.join(missing)}: no such file")
-    snapshot, tables = SnapshotStore().load(refs[0])
+    snapshot, tables = store.load(refs[0])
     return f"{snapshot.name} ({snapshot.as_of})", Dataset.prepare(
         tables, as_of=snapshot.as_of, settings=Settings(fiscal_year_start=fy)
     )
@@ -380,12 +394,14 @@ def changes_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from kpi_core import periods
-    from kpi_core.changes import push_counts, what_changed
+    from kpi_core.changes import check_same_pipeline, push_counts, what_changed
 
-    before_label, before = _side(args.before, args.fiscal_year_start)
-    after_label, after = _side(args.after, args.fiscal_year_start)
+    store = _store(args)
+    before_label, before = _side(args.before, args.fiscal_year_start, store)
+    after_label, after = _side(args.after, args.fiscal_year_start, store)
     if not before.has("deals") or not after.has("deals"):
         raise DataError("both sides need a deals export")
+    check_same_pipeline(before.table("deals"), after.table("deals"), before_label, after_label)
     period = periods.parse(args.period, args.fiscal_year_start) if args.period else None
     result = what_changed(before.table("deals"), after.table("deals"), period, after.stage_order)
     pushes = push_counts([before.table("deals"), after.table("deals")])
@@ -420,9 +436,7 @@ def changes_command(args: argparse.Namespace) -> int:
 
 
 def snapshots_command(args: argparse.Namespace) -> int:
-    from kpi_core.snapshots import SnapshotStore
-
-    store = SnapshotStore()
+    store = _store(args)
     if args.action == "list":
         for s in store.list():
             print(f"{s.id}  {s.as_of}  {s.name}  ({', '.join(s.tables)})")
@@ -466,9 +480,8 @@ def snapshots_command(args: argparse.Namespace) -> int:
 
 def forecast_command(args: argparse.Namespace) -> int:
     from kpi_core.forecast import forecast_accuracy, prepare_history
-    from kpi_core.snapshots import SnapshotStore
 
-    store = SnapshotStore()
+    store = _store(args)
     stored = store.list()
     if len(stored) < 2:
         raise DataError("forecast accuracy needs at least two snapshots: save weekly exports with `snapshots save`")

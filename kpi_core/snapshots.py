@@ -78,7 +78,13 @@ def _writer_alive(pid: str, path: Path) -> bool:
 
 
 def default_home() -> Path:
+    """The team's workspace folder: its kept snapshots, notebooks and uploads (``KPI_WORKBENCH_HOME``)."""
     return Path(os.environ.get("KPI_WORKBENCH_HOME", Path.home() / ".kpi_workbench"))
+
+
+def sample_home(home: Path | None = None) -> Path:
+    """The sample company's own, separate workspace (inside the team's folder, never mixed into its history)."""
+    return (home or default_home()) / "sample-company"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
+from datetime import date
 
 import polars as pl
 import streamlit as st
@@ -11,7 +13,8 @@ import streamlit as st
 import kpi_core as K
 from kpi_core.columns import LABELS, canonical_options
 from kpi_core.profiles import ProfileStore, profile_of
-from ui import state
+from kpi_core.snapshots import export_date
+from ui import state, workspace
 
 state.through_entrypoint()
 
@@ -29,43 +32,70 @@ if cols[0].button("Use the sample company", key="use_sample"):
 if state.maven_available() and cols[1].button("Use the Maven public data", key="use_maven"):
     st.session_state["wanted_source"] = "maven"
     st.rerun()
-if state.uploads() and cols[2].button("Forget uploaded files", key="forget"):
-    st.session_state["uploads"] = []
-    st.session_state["wanted_source"] = "sample"
-    st.rerun()
 
+round_ = int(st.session_state.get("uploader_round", 0))  # a new key empties the uploader after "Forget"
 files = st.file_uploader(
     "Upload exports",
     type=["csv", "txt", "tsv", "xlsx", "xls", "parquet"],
     accept_multiple_files=True,
-    key="uploader",
-    help="Files up to the size set in .streamlit/config.toml (server.maxUploadSize).",
+    key="uploader" if round_ == 0 else f"uploader_{round_}",
+    help="Files up to the size set in .streamlit/config.toml (server.maxUploadSize). They stay with this browser "
+    "(across pages and reloads) until you remove them; keep this week's as history below.",
 )
+# only files new to this browser are read: the uploader forgets its files when the page is left, the workspace
+# does not (a page visit never replaces what is loaded with the uploader's empty list)
 known = {u.digest: u for u in state.uploads()}
-current: list[state.Upload] = []
+loaded = list(state.uploads())
 problems: list[str] = []
+messages: list[str] = []
 for file in files or []:
     data = file.getvalue()
-    digest = state.remember(data)
-    upload = known.get(digest, state.Upload(digest, file.name))
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    if digest in known:
+        continue
+    state.remember(data)
+    upload = state.Upload(digest, file.name)
     try:
-        state.imported(upload)
+        result = state.imported(upload)
     except K.DataError as exc:
         problems.append(str(exc))
         continue
-    current.append(upload)
+    # this week's export of the same report replaces last week's (same kind, same columns): never both at once
+    same = [
+        u
+        for u in loaded
+        if (old := state.imported(u)).kind == result.kind and old.tables[0].signature == result.tables[0].signature
+    ]
+    if same:
+        upload = replace(upload, overrides=same[0].overrides, stages=same[0].stages, sheet=same[0].sheet)
+        messages.append(f"{file.name} replaces {', '.join(u.name for u in same)} (the same export, newer).")
+    else:
+        messages.append(f"Loaded {file.name}.")
+    loaded = [u for u in loaded if u not in same] + [upload]
+    known[digest] = upload
 for message in problems:
     st.error(f"{message}\n\nThe app keeps the data it had; fix the file and upload it again.")
-if files is not None and [u.digest for u in current] != [u.digest for u in state.uploads()]:
-    st.session_state["uploads"] = current
-    if current:
-        st.session_state["wanted_source"] = "upload"
+if messages:
+    state.set_uploads(loaded)
+    st.session_state["wanted_source"] = "upload"
+    st.session_state["flash"] = messages
     st.rerun()
 
 uploads = state.uploads()
 if not uploads:
-    st.info(f"Showing: {state.SOURCES[state.source()]}. Upload files above to see your own KPIs.")
-    st.stop()
+    st.info(
+        f"Showing: {state.describe()}. Upload this week's exports above to see your own KPIs"
+        + ("; your kept history stays on the Weekly review." if state.newest_kept() else ".")
+    )
+else:
+    st.subheader("Loaded files")
+    if st.button(
+        "Forget uploaded files", key="forget", help="Removes the files from this browser (kept snapshots stay)"
+    ):
+        state.set_uploads([])
+        st.session_state["uploader_round"] = round_ + 1
+        st.session_state["flash"] = ["Forgot the uploaded files."]
+        st.rerun()
 
 for position, upload in enumerate(uploads):
     result = state.imported(upload)
@@ -75,6 +105,10 @@ for position, upload in enumerate(uploads):
         f"{table.frame.height:,} rows",
         expanded=position == 0,
     ):
+        if st.button(f"Remove {upload.name}", key=f"remove_{upload.digest}"):
+            state.set_uploads([u for u in uploads if u.digest != upload.digest])
+            st.session_state["flash"] = [f"Removed {upload.name}."]
+            st.rerun()
         grid = result.grid
         st.caption(f"Recognised as {result.source_reason}")
         st.caption(
@@ -90,9 +124,7 @@ for position, upload in enumerate(uploads):
                 key=f"sheet_{upload.digest}",
             )
             if sheet != grid.sheet:
-                st.session_state["uploads"] = [
-                    replace(u, sheet=sheet) if u.digest == upload.digest else u for u in uploads
-                ]
+                state.set_uploads([replace(u, sheet=sheet) if u.digest == upload.digest else u for u in uploads])
                 st.rerun()
         options = ["", *canonical_options(table.kind)]
         mapping = pl.DataFrame(
@@ -123,9 +155,9 @@ for position, upload in enumerate(uploads):
         )
         if changes:
             merged = dict(upload.overrides) | dict(changes)
-            st.session_state["uploads"] = [
-                replace(u, overrides=tuple(merged.items())) if u.digest == upload.digest else u for u in uploads
-            ]
+            state.set_uploads(
+                [replace(u, overrides=tuple(merged.items())) if u.digest == upload.digest else u for u in uploads]
+            )
             st.rerun()
         if table.stage_map is not None and table.stage_map.height:
             st.markdown(
@@ -151,12 +183,14 @@ for position, upload in enumerate(uploads):
                 },
             )
             if not stage_edit.equals(table.stage_map):
-                st.session_state["uploads"] = [
-                    replace(u, stages=json.dumps(stage_edit.to_dicts(), default=str))
-                    if u.digest == upload.digest
-                    else u
-                    for u in uploads
-                ]
+                state.set_uploads(
+                    [
+                        replace(u, stages=json.dumps(stage_edit.to_dicts(), default=str))
+                        if u.digest == upload.digest
+                        else u
+                        for u in uploads
+                    ]
+                )
                 st.rerun()
         if result.suggestions:
             st.markdown("**Columns that look meaningful but are not used** (map them above if they matter)")
@@ -190,6 +224,84 @@ if dataset.quality is not None and dataset.quality.height:
         hide_index=True,
         width="stretch",
     )
+
+st.subheader("History")
+team = workspace.team()
+if state.source() == "upload" and uploads:
+    hints = [export_date(state.imported(u).as_of_hint) for u in uploads]
+    detected = next((d for d in hints if d), None)
+    shown = state.current_dataset()
+    cols = st.columns([2, 3, 2])
+    which = hashlib.sha256("".join(u.digest for u in uploads).encode()).hexdigest()[:8]  # new files: new defaults
+    kept_on = cols[0].date_input(
+        "Export date",
+        value=detected or shown.as_of,
+        key=f"keep_date_{which}",
+        help="The day the export describes: "
+        + ("found in the file" if detected else f"{shown.as_of_source} (no export date in the file)")
+        + ". Change it if the export was taken another day.",
+    )
+    kept_on = kept_on if isinstance(kept_on, date) else shown.as_of
+    name = cols[1].text_input(
+        "Name", value=f"Week {kept_on.isocalendar().week} ({kept_on:%d %b %Y})", key=f"keep_name_{kept_on}"
+    )
+    cols[2].markdown("&nbsp;")
+    if cols[2].button(f"Keep as the snapshot of {kept_on:%d %b}", key="keep", type="primary"):
+        try:
+            saved = team.save(
+                state.raw_tables(),
+                as_of=kept_on,
+                name=name.strip() or None,
+                sources=[(u.name, u.digest) for u in uploads],
+                mapping={u.name: dict(u.overrides) for u in uploads},
+            )
+            already = saved.name != (name.strip() or saved.name)
+            st.session_state["flash"] = [
+                f"This data was already kept as {saved.name!r}."
+                if already
+                else f"Kept as {saved.name!r}: the weekly review compares it with the week before."
+            ]
+            st.rerun()
+        except K.DataError as exc:
+            st.error(str(exc))
+kept = team.list()
+if not kept:
+    st.caption(
+        "No history kept yet. Keep each week's export (the button above appears once you upload one): the "
+        "weekly review then shows what changed, and the scorecard the pipeline's trend."
+    )
+else:
+    table = pl.DataFrame(
+        {
+            "name": [s.name for s in reversed(kept)],
+            "as of": [s.as_of for s in reversed(kept)],
+            "files": [", ".join(n for n, _ in s.sources) for s in reversed(kept)],
+            "tables": [", ".join(s.tables) for s in reversed(kept)],
+        }
+    )
+    ids = [s.id for s in reversed(kept)]
+    picked = st.dataframe(
+        table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="kept_table"
+    )
+    chosen_rows = list(picked.selection.rows) if picked is not None else []  # type: ignore[attr-defined]
+    cols = st.columns([2, 2, 2])
+    if cols[0].button(
+        f"Delete {len(chosen_rows)} selected" if chosen_rows else "Delete selected",
+        key="delete_kept",
+        disabled=not chosen_rows,
+    ):
+        gone = [team.delete(ids[i]).name for i in chosen_rows]
+        st.session_state["flash"] = [f"Deleted {len(gone)} snapshot(s): {', '.join(gone)}."]
+        st.rerun()
+    if len(chosen_rows) == 1:
+        new_name = cols[1].text_input("New name", key="rename_kept_name", label_visibility="collapsed")
+        if cols[2].button("Rename", key="rename_kept") and new_name.strip():
+            try:
+                renamed = team.rename(ids[chosen_rows[0]], new_name.strip())
+                st.session_state["flash"] = [f"Renamed to {renamed.name!r}."]
+                st.rerun()
+            except K.DataError as exc:
+                st.error(str(exc))
 
 store = ProfileStore()
 with st.expander("Mapping profiles"):

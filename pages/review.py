@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 import kpi_core as K
-from kpi_core.changes import stage_history_from
+from kpi_core.changes import check_same_pipeline, stage_history_from
 from kpi_core.export import to_csv, to_xlsx
 from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
-from kpi_core.snapshots import SnapshotStore, export_date
-from sample_data import load_sample
-from sample_data.history import seed_store
-from ui import review, state
+from kpi_core.snapshots import SnapshotStore
+from ui import review, state, workspace
 
 state.through_entrypoint()
 
 
 @st.cache_resource(max_entries=64, show_spinner="Preparing a snapshot…")
-def prepared(snapshot_id: str) -> K.Dataset:
-    snapshot, tables = SnapshotStore().load(snapshot_id)
+def prepared(folder: str, snapshot_id: str) -> K.Dataset:
+    snapshot, tables = SnapshotStore(Path(folder)).load(snapshot_id)
     return K.Dataset.prepare(tables, as_of=snapshot.as_of)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Rebuilding stage history from the snapshots…")
-def with_history(ids: tuple[str, ...]) -> K.Dataset:
+def with_history(folder: str, ids: tuple[str, ...]) -> K.Dataset:
     """The newest of ``ids``; when its files carry no stage history, one rebuilt from all the snapshots, so time
     in stage and stalled deals work on plain weekly reports."""
-    store = SnapshotStore()
+    store = SnapshotStore(Path(folder))
     loaded = [store.load(i) for i in ids]
     snapshot, tables = loaded[-1]
     if "stage_history" not in tables and len(loaded) > 1:
@@ -37,30 +37,58 @@ def with_history(ids: tuple[str, ...]) -> K.Dataset:
     return K.Dataset.prepare(tables, as_of=snapshot.as_of)
 
 
-def review_data(ordered: list[str], position: int) -> review.ReviewData:
-    """The chosen snapshot, the one before it, and every one up to it (each prepared once and cached)."""
-    names = {s.id: s.name for s in SnapshotStore().list()}
-    history = (*[prepared(i) for i in ordered[:position]], with_history(tuple(ordered[: position + 1])))
+def review_data(store: SnapshotStore, ordered: list[str], position: int) -> review.ReviewData:
+    """The chosen snapshot, the one before it (when it is the same pipeline), and every one up to it (each
+    prepared once and cached)."""
+    folder = str(store.home)
+    names = {s.id: s.name for s in store.list()}
+    history = (*[prepared(folder, i) for i in ordered[:position]], with_history(folder, tuple(ordered[: position + 1])))
     previous = ordered[position - 1] if position > 0 else None
-    return review.ReviewData(
+    refused = None
+    if previous is not None and history[-2].has("deals") and history[-1].has("deals"):
+        try:
+            check_same_pipeline(
+                history[-2].table("deals"),
+                history[-1].table("deals"),
+                repr(names[previous]),
+                repr(names[ordered[position]]),
+            )
+        except K.DataError as exc:
+            previous, refused = None, str(exc)
+    data = review.ReviewData(
         history[-1], names[ordered[position]], history[-2] if previous else None, names.get(previous or ""), history
     )
+    if refused:
+        st.warning(refused)
+    return data
 
 
-store = SnapshotStore()
+own = state.source() != "sample"
+if state.source() == "maven":
+    st.title("Weekly review")
+    st.info("The Maven public data set is one export with no weekly history. Choose Your data or the Sample company.")
+    st.stop()
+store = workspace.team() if own else workspace.sample()
 snapshots = store.list()
 presenting = st.query_params.get("present") == "1"
 
 if not presenting:
     st.title("Weekly review")
+    st.caption(
+        "Your team's kept snapshots"
+        if own
+        else "The sample company's thirteen weekly exports (its own history, read-only)"
+    )
 if not snapshots:
     st.info(
-        "The review runs on snapshots: weekly exports kept as history. Save this week's export from the command line "
-        "(`python -m kpi_core snapshots save FILE`), or start with the sample company's last thirteen weeks."
+        "The review runs on your kept history: upload this week's export on the Data page and keep it as a snapshot; "
+        "next week keep the new one, and this page shows what changed. Meanwhile the sample company shows how it looks."
     )
-    if st.button("Load the sample company's weekly history", key="seed_history"):
-        with st.spinner("Saving thirteen weekly exports…"):
-            seed_store(store, load_sample())
+    cols = st.columns(3)
+    if cols[0].button("Keep this week's export (Data page)", key="to_data", type="primary"):
+        st.switch_page("pages/data.py")
+    if cols[1].button("Open the sample company's history", key="seed_history"):
+        st.session_state["wanted_source"] = "sample"
         st.rerun()
     st.stop()
 
@@ -72,15 +100,15 @@ if not presenting:
     latest_ref = top[1].selectbox(
         "Snapshot",
         [s.id for s in reversed(snapshots)],
-        key="review_snapshot",
+        key=f"review_snapshot_{store.home.name}_{snapshots[-1].id}",  # a new snapshot: back to the newest
         format_func=lambda i: next(f"{s.name} ({s.as_of})" for s in snapshots if s.id == i),
     )
 else:
     name = st.session_state.get("review_notebook", names[0])
-    latest_ref = st.session_state.get("review_snapshot", snapshots[-1].id)
+    latest_ref = st.session_state.get(f"review_snapshot_{store.home.name}_{snapshots[-1].id}", snapshots[-1].id)
 ordered = [s.id for s in snapshots]
 position = ordered.index(latest_ref) if latest_ref in ordered else len(ordered) - 1
-data = review_data(ordered, position)
+data = review_data(store, ordered, position)
 
 if "review_book" not in st.session_state or st.session_state.get("review_book_name") != name:
     st.session_state["review_book"] = books.load(name).to_json()
@@ -93,12 +121,16 @@ def keep(changed: Notebook) -> None:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Running the notebook…")
-def cell_results(book_json: str, ordered: tuple[str, ...], position: int) -> list[review.CellResult]:
+def cell_results(book_json: str, folder: str, ordered: tuple[str, ...], position: int) -> list[review.CellResult]:
     """Every cell run once per notebook and snapshot (button clicks and downloads rerun the page)."""
-    return [review.run_cell(cell, review_data(list(ordered), position)) for cell in Notebook.from_json(book_json).cells]
+    source = SnapshotStore(Path(folder))
+    return [
+        review.run_cell(cell, review_data(source, list(ordered), position))
+        for cell in Notebook.from_json(book_json).cells
+    ]
 
 
-results = cell_results(book.to_json(), tuple(ordered), position)
+results = cell_results(book.to_json(), str(store.home), tuple(ordered), position)
 
 
 def draw(result: review.CellResult, *, large: bool = False) -> None:
@@ -240,40 +272,12 @@ for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
 
 with st.expander("Snapshots"):
     st.dataframe(
-        [{"id": s.id, "name": s.name, "as of": s.as_of, "tables": ", ".join(s.tables)} for s in reversed(snapshots)],
+        [{"name": s.name, "as of": s.as_of, "tables": ", ".join(s.tables)} for s in reversed(snapshots)],
         hide_index=True,
         width="stretch",
     )
-    cols = st.columns(3)
-    target = cols[0].selectbox(
-        "Snapshot",
-        [s.id for s in reversed(snapshots)],
-        key="manage_snapshot",
-        format_func=lambda i: next(f"{s.name} ({s.as_of})" for s in snapshots if s.id == i),
-    )
-    new_name = cols[1].text_input("New name", key="snapshot_new_name")
-    if cols[1].button("Rename", key="rename_snapshot") and new_name:
-        try:
-            store.rename(target, new_name)
-            st.rerun()
-        except K.DataError as exc:
-            st.error(str(exc))
-    if cols[2].button("Delete", key="delete_snapshot"):
-        store.delete(target)
-        st.rerun()
-    if st.button(f"Save the data now shown ({state.SOURCES[state.source()]}) as a snapshot", key="save_current"):
-        current = state.current_dataset()
-        try:
-            uploads = state.uploads() if state.source() == "upload" else ()
-            sources = [(u.name, u.digest) for u in uploads] or [(state.SOURCES[state.source()], "")]
-            mapping = {u.name: dict(u.overrides) for u in uploads}
-            hints = [state.imported(u).as_of_hint for u in uploads]
-            as_of = next((d for d in (export_date(h) for h in hints) if d), current.as_of)
-            saved = store.save(state.raw_tables(), as_of=as_of, sources=sources, mapping=mapping)
-            st.success(f"Saved {saved.name}.")
-            st.rerun()
-        except K.DataError as exc:
-            st.error(str(exc))
+    if own:
+        st.caption("Keep, rename and delete snapshots on the Data page.")
 
 with st.expander("Add a cell"):
     kind = st.selectbox("Kind", CELL_KINDS, key="new_kind")

@@ -15,7 +15,8 @@ parser.add_argument("--out", type=Path, help="folder for the canonical Parquet (
 parser.add_argument(
     "--snapshots",
     action="store_true",
-    help="also save 13 weekly exports in the snapshot store (KPI_WORKBENCH_HOME), for the weekly review",
+    help="also save 13 weekly exports in the sample company's own workspace (inside KPI_WORKBENCH_HOME), for the "
+    "weekly review",
 )
 parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
 args = parser.parse_args()
@@ -27,10 +28,10 @@ if args.out:
     for path in write(tables, args.out, fmt=args.format):
         print(path)
 if args.snapshots:
-    from kpi_core.snapshots import SnapshotStore
+    from kpi_core.snapshots import SnapshotStore, sample_home
     from sample_data.history import seed_store
 
-    store = SnapshotStore()
+    store = SnapshotStore(sample_home())
     print(f"{seed_store(store, tables)} weekly snapshot(s) added to {store.home}")
 if not args.out and not args.snapshots:
     parser.error("give --out DIR and/or --snapshots")

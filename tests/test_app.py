@@ -34,6 +34,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignor
     from streamlit.runtime.pages_manager import PagesManager
 
     monkeypatch.setenv("KPI_WORKBENCH_PROFILES", str(tmp_path / "profiles"))
+    monkeypatch.setenv("KPI_WORKBENCH_HOME", str(tmp_path / "workspace"))
     st.cache_data.clear()
     st.cache_resource.clear()
     # A served app leaves the old pages/-directory mode for good once app.py calls st.navigation; AppTest

@@ -139,7 +139,7 @@ def test_sample_scorecard_upload_filter_and_every_page(server: str, browser, tmp
     page.wait_for_selector("text=report1467143114250.csv · deals · salesforce", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "data_uploaded.png"), full_page=True)
     _open(page, "Scorecard")
-    page.wait_for_selector("text=Your uploads", timeout=60_000)
+    page.wait_for_selector("text=Your data", timeout=60_000)
     assert _metric(page, "Deals won") == "3"
     assert _metric(page, "Total revenue (won)") == format_value(
         sum(d.amount for d in F.DEALS if d.status == "won"), "currency", compact=True
@@ -184,9 +184,8 @@ def test_weekly_review_and_presentation_mode(server: str, browser) -> None:  # t
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.goto(server)
     page.wait_for_selector("svg.marks", timeout=60_000)
-    _open(page, "Weekly review")
-    page.get_by_role("button", name="Load the sample company's weekly history").click()
-    page.wait_for_selector("text=What changed since last week", timeout=60_000)
+    _open(page, "Weekly review")  # the sample company's own history, ready without a click
+    page.wait_for_selector("text=What changed since last week", timeout=120_000)
     page.wait_for_selector("svg.marks", timeout=60_000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "weekly_review.png"), full_page=True)
@@ -233,3 +232,56 @@ def test_a_workbook_bomb_takes_down_nothing(server: str, browser, tmp_path: Path
     other.goto(server)
     other.wait_for_selector("svg.marks", timeout=60_000)
     assert _metric(other, "Deals won") != ""
+
+
+def test_the_weekly_loop_in_a_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Upload week 11, visit another page, reload, keep it, upload week 12, keep it, review, visit the sample
+    company and come back: a screenshot of each step in tests/artifacts/loop_*.png."""
+    from tests.test_workspace import WEEK_1, WEEK_2, week
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    files = []
+    for name, rows, generated in (
+        ("report-week11.csv", WEEK_1, "3/13/2026"),
+        ("report-week12.csv", WEEK_2, "3/20/2026"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(week(rows, generated))
+        files.append(path)
+    with serve(tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(url)
+        page.wait_for_selector("svg.marks", timeout=60_000)
+        _open(page, "Data")
+        page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(files[0]))
+        page.wait_for_selector("text=report-week11.csv · deals", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "loop_1_uploaded.png"), full_page=True)
+        _open(page, "Scorecard")
+        page.wait_for_selector("text=not kept as history yet", timeout=60_000)
+        page.reload()
+        page.wait_for_selector("text=report-week11.csv (not kept as history yet)", timeout=60_000)
+        _open(page, "Data")
+        page.wait_for_selector("text=report-week11.csv · deals", timeout=60_000)
+        page.get_by_role("button", name="Keep as the snapshot of 13 Mar").click()
+        page.wait_for_selector("text=Kept as 'Week 11 (13 Mar 2026)'", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "loop_2_kept.png"), full_page=True)
+        page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(files[1]))
+        page.wait_for_selector("text=report-week12.csv · deals", timeout=60_000)
+        page.get_by_role("button", name="Keep as the snapshot of 20 Mar").click()
+        page.wait_for_selector("text=Kept as 'Week 12 (20 Mar 2026)'", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "loop_3_second_week.png"), full_page=True)
+        _open(page, "Weekly review")
+        page.wait_for_selector("text=Week 11 (13 Mar 2026) to Week 12 (20 Mar 2026)", timeout=60_000)
+        page.wait_for_selector("svg.marks", timeout=60_000)
+        page.wait_for_timeout(1000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(ARTIFACTS / "loop_4_review.png"), full_page=True)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="Sample company").click()
+        page.wait_for_selector("text=thirteen weekly exports", timeout=120_000)
+        page.screenshot(path=str(ARTIFACTS / "loop_5_sample.png"), full_page=True)
+        sidebar.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="Your data").click()
+        page.wait_for_selector("text=Week 11 (13 Mar 2026) to Week 12 (20 Mar 2026)", timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -68,7 +68,7 @@ def _period(cell: Cell, dataset: K.Dataset) -> P.Period:
 def run_cell(cell: Cell, data: ReviewData) -> CellResult:
     """A cell's content on the newest snapshot; a cell that cannot run says why instead."""
     latest = data.latest
-    filters = {k: list(v) for k, v in cell.filters}
+    filters = {k: list(v) for k, v in cell.filters if k in latest.dimensions()}  # a filter this data cannot apply
     try:
         period = _period(cell, latest)
     except ValueError as exc:
@@ -166,7 +166,13 @@ def run_cell(cell: Cell, data: ReviewData) -> CellResult:
         return _forecast_cell(cell, data)
     # segment_chart
     kpi_id = (cell.kpis or ("won_revenue",))[0]
-    dim = cell.dimension or "region"
+    dims = latest.dimensions()
+    wanted = cell.dimension or "region"
+    dim = wanted if wanted in dims else next((d for d in ("owner", "region", "product", "team") if d in dims), None)
+    if dim is None:
+        return CellResult(
+            cell.title, cell.kind, note=f"This data has no {wanted} (or any other dimension) to split by."
+        )
     result = K.report(latest, [kpi_id], grain=period.grain, periods=[period], by=[dim], filters=filters)
     if kpi_id in result.unavailable:
         return CellResult(cell.title, cell.kind, note=result.unavailable[kpi_id])
@@ -177,6 +183,7 @@ def run_cell(cell: Cell, data: ReviewData) -> CellResult:
         cell.kind,
         chart=charts.ranked_bars(frame, segment=dim, unit=kpi.unit, title=f"{kpi.label}, {period.label}"),
         table=frame.select(pl.col(dim).cast(pl.String), pl.col("value").alias(kpi.label)),
+        note="" if dim == wanted else f"By {dim}: this data has no {wanted}.",
     )
 
 

@@ -20,27 +20,18 @@ from kpi_core import periods as P
 from kpi_core.ingest import FileImport
 from kpi_core.periods import GRAINS, Grain, Period
 from sample_data import load_sample
+from ui import workspace
+from ui.model import Upload
 
 ROOT = Path(__file__).resolve().parents[1]
 MAVEN_DIR = ROOT.parent / "shared" / "data" / "maven-crm"
 MAVEN_FILES = ("sales_pipeline.csv", "sales_teams.csv", "products.csv", "accounts.csv")
-SOURCES = {"sample": "Sample company", "maven": "Maven public data", "upload": "Your uploads"}
+SOURCES = {"upload": "Your data", "sample": "Sample company", "maven": "Maven public data"}
 COMPARE = {"previous period": "previous", "same period last year": "last_year"}
 """Comparison choice as shown (and put in the URL) -> the engine's comparison."""
 FILTER_DIMS = ("region", "product", "owner", "team", "segment")
 MORE_DIMS = ("manager", "lead_source", "deal_type", "pipeline", "industry", "family", "forecast_category", "currency")
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "INR", "BRL", "CAD", "AUD", "CHF")
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One uploaded file as the user set it up: its digest, name, and mapping choices."""
-
-    digest: str
-    name: str
-    overrides: tuple[tuple[str, str | None], ...] = ()
-    stages: str | None = None  # the edited stage map as JSON rows
-    sheet: str | None = None
 
 
 Key = tuple[str, tuple[Upload, ...], int, str | None]
@@ -49,14 +40,23 @@ Key = tuple[str, tuple[Upload, ...], int, str | None]
 
 @st.cache_resource(show_spinner=False)
 def blob_store() -> dict[str, bytes]:
-    """Uploaded bytes by digest (one copy, shared; never in the session state)."""
+    """Uploaded bytes by digest, read once from the workspace (one copy, shared; never in the session state)."""
     return {}
 
 
 def remember(data: bytes) -> str:
+    """Keep an upload's bytes in the workspace (a reload or a new session of this browser finds them)."""
     digest = hashlib.sha256(data).hexdigest()[:20]
+    workspace.save_blob(digest, data)
     blob_store()[digest] = data
     return digest
+
+
+def blob(digest: str) -> bytes:
+    found = blob_store().get(digest)
+    if found is None:
+        found = blob_store()[digest] = workspace.load_blob(digest)
+    return found
 
 
 @st.cache_resource(max_entries=32, show_spinner="Reading the file…")
@@ -65,7 +65,7 @@ def imported(upload: Upload) -> FileImport:
     from kpi_core.isolation import read_file_isolated
 
     return read_file_isolated(
-        blob_store()[upload.digest],
+        blob(upload.digest),
         upload.name,
         overrides=dict(upload.overrides) or None,
         stages=stages,
@@ -76,6 +76,9 @@ def imported(upload: Upload) -> FileImport:
 @st.cache_resource(max_entries=6, show_spinner="Preparing the data…")
 def dataset_for(source: str, uploads: tuple[Upload, ...], fiscal_year_start: int, currency: str | None) -> K.Dataset:
     settings = K.Settings(fiscal_year_start=fiscal_year_start, currency=currency)
+    if source.startswith("snapshot:"):
+        snapshot, raw = workspace.team().load(source.removeprefix("snapshot:"))
+        return K.Dataset.prepare(raw, as_of=snapshot.as_of, settings=settings)
     if source == "maven":
         raw = K.combine(K.read_file((MAVEN_DIR / n).read_bytes(), n) for n in MAVEN_FILES)
     elif source == "upload":
@@ -90,12 +93,30 @@ def maven_available() -> bool:
 
 
 def uploads() -> tuple[Upload, ...]:
+    """This browser's uploads: kept in the session, and in the workspace for a reload or a new session."""
+    if "uploads" not in st.session_state:
+        st.session_state["uploads"] = list(workspace.load_uploads(workspace.token()))
     return tuple(st.session_state.get("uploads", ()))
 
 
+def set_uploads(chosen: list[Upload] | tuple[Upload, ...]) -> None:
+    st.session_state["uploads"] = list(chosen)
+    workspace.save_uploads(workspace.token(), tuple(chosen))
+
+
+def newest_kept() -> str | None:
+    """The id of the team's newest kept snapshot (what "Your data" shows when nothing is uploaded)."""
+    kept = workspace.team().list()
+    return kept[-1].id if kept else None
+
+
+def has_own_data() -> bool:
+    return bool(uploads()) or newest_kept() is not None
+
+
 def source() -> str:
-    chosen = st.session_state.get("source", "sample")
-    if chosen == "upload" and not uploads():
+    chosen = st.session_state.get("source") or ("upload" if has_own_data() else "sample")
+    if chosen == "upload" and not has_own_data():
         return "sample"
     if chosen == "maven" and not maven_available():
         return "sample"
@@ -104,6 +125,8 @@ def source() -> str:
 
 def dataset_key() -> Key:
     chosen = source()
+    if chosen == "upload" and not uploads():
+        chosen = f"snapshot:{newest_kept()}"
     return (
         chosen,
         uploads() if chosen == "upload" else (),
@@ -114,6 +137,20 @@ def dataset_key() -> Key:
 
 def current_dataset() -> K.Dataset:
     return dataset_for(*dataset_key())
+
+
+def describe() -> str:
+    """Which data is on screen, in a few words (the sidebar says it on every page)."""
+    key = dataset_key()[0]
+    if key.startswith("snapshot:"):
+        kept = workspace.team().get(key.removeprefix("snapshot:"))
+        return f"Your data: the snapshot {kept.name!r}, kept"
+    if key == "upload":
+        names = ", ".join(u.name for u in uploads())
+        kept_ids = {s.sources for s in workspace.team().list()}
+        state_text = "kept" if tuple((u.name, u.digest) for u in uploads()) in kept_ids else "not kept as history yet"
+        return f"Your data: {names} ({state_text})"
+    return SOURCES[key]
 
 
 @dataclass(frozen=True)
@@ -279,8 +316,10 @@ def rows_behind(
 
 
 def raw_tables() -> dict[str, pl.DataFrame]:
-    """The canonical tables behind the data now shown, as imported (for saving a snapshot)."""
-    chosen = source()
+    """The canonical tables behind the data now shown, as imported (for keeping a snapshot)."""
+    chosen = dataset_key()[0]
+    if chosen.startswith("snapshot:"):
+        return workspace.team().load(chosen.removeprefix("snapshot:"))[1]
     if chosen == "maven":
         return K.combine(K.read_file((MAVEN_DIR / n).read_bytes(), n) for n in MAVEN_FILES)
     if chosen == "upload":
