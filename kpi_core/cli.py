@@ -17,7 +17,7 @@ import polars as pl
 from kpi_core.engine import report
 from kpi_core.export import neutralise
 from kpi_core.formatting import format_delta, format_value
-from kpi_core.ingest import FileImport, combine, read_paths
+from kpi_core.ingest import FileImport, combine, export_as_of
 from kpi_core.model import DataError, Dataset, Settings
 from kpi_core.periods import GRAINS, Grain
 from kpi_core.profiles import ProfileStore
@@ -143,7 +143,13 @@ def _load(args: argparse.Namespace) -> tuple[Dataset, list[str], pl.DataFrame]:
             f"nothing to compute KPIs from: {read} hold no deals, activities, leads or subscriptions"
             + (f"; {'; '.join(skipped)}" if skipped else "")
         )
-    dataset = Dataset.prepare(raw, as_of=args.as_of, settings=settings)
+    stated = export_as_of(imports) if args.as_of is None else None
+    dataset = Dataset.prepare(
+        raw,
+        as_of=args.as_of or (stated[0] if stated else None),
+        settings=settings,
+        as_of_source=stated[1] if stated else None,
+    )
     frames = [i.quality for i in imports] + ([dataset.quality] if dataset.quality is not None else [])
     quality = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
     return dataset, skipped, quality
@@ -377,10 +383,17 @@ def _store(args: argparse.Namespace) -> SnapshotStore:
 def _side(refs: Sequence[str], fy: int, store: SnapshotStore) -> tuple[str, Dataset]:
     """Deals of one side of a comparison: export files, or a stored snapshot."""
     if all(Path(r).exists() for r in refs):
-        imports = read_paths(refs)
-        as_of = next((d for d in (export_date(i.as_of_hint) for i in imports) if d), None)
+        imports, skipped = _read(refs, None)
+        if skipped:
+            raise DataError("; ".join(s.removeprefix("skipped ") for s in skipped))
+        stated = export_as_of(imports)
         label = ", ".join(Path(r).name for r in refs)
-        return label, Dataset.prepare(combine(imports), as_of=as_of, settings=Settings(fiscal_year_start=fy))
+        return label, Dataset.prepare(
+            combine(imports),
+            as_of=stated[0] if stated else None,
+            as_of_source=stated[1] if stated else None,
+            settings=Settings(fiscal_year_start=fy),
+        )
     if len(refs) != 1:
         missing = [r for r in refs if not Path(r).exists()]
         raise DataError(f"{', '.join(missing)}: no such file")
@@ -452,7 +465,9 @@ def snapshots_command(args: argparse.Namespace) -> int:
             raw.update(load_sample())
             sources.append(("sample company", ""))
         if args.args:
-            imports = read_paths(args.args)
+            imports, skipped = _read(args.args, None)
+            if skipped:
+                raise DataError("; ".join(s.removeprefix("skipped ") for s in skipped))
             raw.update(combine(imports))
             sources += [(Path(f).name, hashlib.sha256(Path(f).read_bytes()).hexdigest()) for f in args.args]
             mapping = {

@@ -253,6 +253,7 @@ class Dataset:
         *,
         as_of: date | None = None,
         settings: Settings | None = None,
+        as_of_source: str | None = None,
     ) -> Dataset:
         """Canonical frames in, an engine-ready dataset out.
 
@@ -266,7 +267,7 @@ class Dataset:
         settings = settings or Settings()
         tables = {name: conform(name, frame) for name, frame in raw.items() if name in TABLES}
         del raw  # let frames the caller no longer holds go as soon as their prepared version exists
-        return _prepare.build(tables, as_of=as_of, settings=settings)
+        return _prepare.build(tables, as_of=as_of, settings=settings, as_of_source=as_of_source)
 
 
 def to_date(value: date | datetime) -> date:

@@ -794,7 +794,9 @@ def _encode(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     return out
 
 
-def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Settings) -> Dataset:
+def build(
+    tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Settings, as_of_source: str | None = None
+) -> Dataset:
     """Enrich and encode canonical tables into a :class:`Dataset` (``tables`` is consumed)."""
     work = dict(tables)
     tables.clear()
@@ -817,7 +819,7 @@ def build(tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Sett
     if "stage_history" in work:
         work["stage_history"] = work["stage_history"].filter(pl.col("entered_at").is_not_null())
         durations = stage_durations(work["stage_history"])
-    resolved, as_of_source = (as_of, "given") if as_of is not None else _latest_date(work)
+    resolved, as_of_source = (as_of, as_of_source or "given") if as_of is not None else _latest_date(work)
     order: tuple[str, ...] = ()
     if "deals" in work:
         work["deals"], order, deal_warnings = _prepare_deals(

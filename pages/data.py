@@ -12,8 +12,8 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core.columns import LABELS, canonical_options
+from kpi_core.ingest import export_as_of
 from kpi_core.profiles import ProfileStore, profile_of
-from kpi_core.snapshots import export_date
 from ui import state, workspace
 
 state.through_entrypoint()
@@ -228,8 +228,8 @@ if dataset.quality is not None and dataset.quality.height:
 st.subheader("History")
 team = workspace.team()
 if state.source() == "upload" and uploads:
-    hints = [export_date(state.imported(u).as_of_hint) for u in uploads]
-    detected = next((d for d in hints if d), None)
+    stated = export_as_of([state.imported(u) for u in uploads])
+    detected = stated[0] if stated else None
     shown = state.current_dataset()
     cols = st.columns([2, 3, 2])
     which = hashlib.sha256("".join(u.digest for u in uploads).encode()).hexdigest()[:8]  # new files: new defaults
@@ -274,7 +274,7 @@ else:
     table = pl.DataFrame(
         {
             "name": [s.name for s in reversed(kept)],
-            "as of": [s.as_of for s in reversed(kept)],
+            "as of": [f"{s.as_of:%d %b %Y}" for s in reversed(kept)],
             "files": [", ".join(n for n, _ in s.sources) for s in reversed(kept)],
             "tables": [", ".join(s.tables) for s in reversed(kept)],
         }

@@ -188,7 +188,7 @@ def test_inspect_explains_each_file(capsys: pytest.CaptureFixture[str], tmp_path
     assert code == 0
     assert "source: salesforce (Salesforce: salesforce.com footer, Opportunity Owner, Opportunity Name" in out
     assert "encoding: windows-1252; delimiter: comma; header on row 1; 5 footer/total row(s) dropped" in out
-    assert "export date found in the file: 3/31/2026" in out
+    assert "export date found in the file: 2026-03-31" in out
     assert "Opportunity Owner  ->  owner" in out and "Close Date         ->  close_date" in out
     assert "stage map (pipeline, order, stage, status, probability, deals: open/won/lost, decided by):" in out
     assert "table: reps (35 rows)" in out

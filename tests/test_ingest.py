@@ -69,7 +69,7 @@ def test_every_format_gives_the_independent_numbers(
 def test_salesforce_report_details() -> None:
     result = read_file(F.salesforce_report_csv(), "report1467143114250.csv")
     assert result.grid.footer_rows == 5
-    assert result.as_of_hint == "3/31/2026"
+    assert result.as_of_hint == "2026-03-31"
     deals = result.tables[0].frame
     assert deals["deal_name"].to_list()[0] == "Café Müller – renewal".replace("–", "–")
     assert deals["deal_name"].to_list()[3] == "Initech\nmulti-line name"

@@ -17,7 +17,7 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core import periods as P
-from kpi_core.ingest import FileImport
+from kpi_core.ingest import FileImport, export_as_of
 from kpi_core.periods import GRAINS, Grain, Period
 from sample_data import load_sample
 from ui import workspace
@@ -82,7 +82,14 @@ def dataset_for(source: str, uploads: tuple[Upload, ...], fiscal_year_start: int
     if source == "maven":
         raw = K.combine(K.read_file((MAVEN_DIR / n).read_bytes(), n) for n in MAVEN_FILES)
     elif source == "upload":
-        raw = K.combine(imported(u) for u in uploads)
+        files = [imported(u) for u in uploads]
+        stated = export_as_of(files)  # the day the exports describe, when they say it
+        return K.Dataset.prepare(
+            K.combine(files),
+            settings=settings,
+            as_of=stated[0] if stated else None,
+            as_of_source=stated[1] if stated else None,
+        )
     else:
         raw = load_sample()
     return K.Dataset.prepare(raw, settings=settings)
