@@ -13,7 +13,8 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -197,7 +198,7 @@ def _check_zip(data: bytes, name: str) -> None:
         try:
             with archive.open(member) as stream:
                 head = stream.read(8192).decode("utf-8", errors="ignore")
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, NotImplementedError) as exc:
             raise DataError(
                 f"{name}: the Excel file is damaged ({member.filename}: {exc}). Download it again."
             ) from exc
@@ -215,7 +216,10 @@ def _check_zip(data: bytes, name: str) -> None:
                 "memory than the machine has. Delete the stray cells far below or right of the table (or export as "
                 "CSV) and upload it again."
             )
-    bad = archive.testzip() if len(data) < 5_000_000 else None
+    try:
+        bad = archive.testzip() if len(data) < 5_000_000 else None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, NotImplementedError) as exc:
+        raise DataError(f"{name}: the Excel file is damaged ({exc}). Download it again.") from exc
     if bad:
         raise DataError(f"{name}: the Excel file is damaged (part {bad} is unreadable). Download it again.")
 
@@ -227,15 +231,26 @@ def _column_number(letters: str) -> int:
     return number
 
 
+def _excel_failure(name: str, detail: str) -> str:
+    """Why a workbook could not be opened, in words (never the reader library's own text)."""
+    lowered = detail.lower()
+    if any(w in lowered for w in ("password", "encrypt", "filepass")):
+        return (
+            f"{name}: the workbook is password-protected. Open it in Excel, remove the password (or save a copy "
+            "without one) and upload that."
+        )
+    if "cannot detect file format" in lowered or "unrecognized" in lowered or "not a" in lowered:
+        return f"{name}: this is not a readable Excel workbook (damaged, truncated or another format). Download it again, or export CSV."
+    return f"{name}: the workbook is damaged: its sheets could not be read. Download it again, or export CSV."
+
+
 def _excel_grid(data: bytes, name: str, sheet: str | None) -> Grid:
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(data)
     except Exception as exc:  # fastexcel raises its own error types for damaged workbooks
-        raise DataError(
-            f"{name}: the Excel file could not be opened ({exc.__class__.__name__}: {str(exc)[:120]})."
-        ) from exc
+        raise DataError(_excel_failure(name, str(exc))) from exc
     names = tuple(reader.sheet_names)
     candidates: list[Grid] = []
     errors: list[str] = []
@@ -245,7 +260,7 @@ def _excel_grid(data: bytes, name: str, sheet: str | None) -> Grid:
         try:
             cells = reader.load_sheet(sheet_name, header_row=None, dtypes="string").to_polars()
         except Exception as exc:  # a sheet that fastexcel cannot read (chart sheet, damaged part)
-            errors.append(f"{sheet_name}: {exc.__class__.__name__}")
+            errors.append(str(exc))
             continue
         rows = [list(r) for r in cells.head(40).iter_rows()]
         if not rows:
@@ -260,12 +275,29 @@ def _excel_grid(data: bytes, name: str, sheet: str | None) -> Grid:
     if sheet is not None and sheet not in names:
         raise DataError(f"{name}: there is no sheet {sheet!r}; the sheets are {', '.join(names)}.")
     if not candidates:
-        detail = f" ({'; '.join(errors)})" if errors else ""
-        raise DataError(
-            f"{name}: no sheet holds a table with a header row{detail}. Sheets: {', '.join(names) or 'none'}."
-        )
+        if errors and len(errors) == len([n for n in names if sheet is None or n == sheet]):
+            raise DataError(_excel_failure(name, "; ".join(errors)))
+        raise DataError(f"{name}: no sheet holds a table with a header row. Sheets: {', '.join(names) or 'none'}.")
     best = max(candidates, key=lambda g: (_header_hits(g.headers), g.frame.height))
     data_sheets = tuple(g.sheet or "" for g in candidates if g.frame.height)
+    # a workbook that splits one table over sheets (a sheet per quarter or per region): all of them, once
+    alike = [g for g in candidates if g.headers == best.headers and g.frame.height] if sheet is None else []
+    if len(alike) > 1:
+        frame = pl.concat([g.frame for g in alike], how="vertical_relaxed")
+        note = (
+            "sheets with the same columns read as one table",
+            frame.height,
+            ", ".join(str(g.sheet) for g in alike),
+            "info",
+            "a workbook with one sheet per quarter, region or rep: every sheet counts",
+        )
+        return replace(
+            best,
+            frame=frame,
+            sheets=data_sheets or names,
+            notes=(*best.notes, note),
+            sheet=", ".join(str(g.sheet) for g in alike),
+        )
     return replace(best, sheets=data_sheets or names)
 
 
@@ -315,6 +347,20 @@ def _guess_encoding(sample: bytes) -> str:
     return "cp1252" if str(best) == western else str(best.encoding)
 
 
+def _utf32_without_bom(data: bytes) -> str | None:
+    """UTF-32 text without a byte-order mark: three zero bytes beside every ASCII letter."""
+    head = data[:4000]
+    head = head[: len(head) - len(head) % 4]
+    if len(head) < 16:
+        return None
+    lanes = [head[i::4].count(0) / (len(head) // 4) for i in range(4)]
+    if lanes[1] > 0.9 and lanes[2] > 0.9 and lanes[3] > 0.9 and lanes[0] < 0.1:
+        return "utf-32-le"
+    if lanes[0] > 0.9 and lanes[1] > 0.9 and lanes[2] > 0.9 and lanes[3] < 0.1:
+        return "utf-32-be"
+    return None
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
     """UTF-16 text saved without a byte-order mark: ASCII characters leave a zero byte beside every letter."""
     head = data[:4000]
@@ -335,6 +381,17 @@ def _decode(data: bytes) -> tuple[bytes, str, str, list[Note]]:
     """UTF-8 bytes for the parser, the encoding found, the decoded head for sniffing, and what was guessed or
     replaced. A file that is UTF-8 but for a few lines (one row pasted from elsewhere) is decoded line by line."""
     notes: list[Note] = []
+    utf32 = (
+        "utf-32-le"
+        if data.startswith(b"\xff\xfe\x00\x00")
+        else "utf-32-be"
+        if data.startswith(b"\x00\x00\xfe\xff")
+        else _utf32_without_bom(data)
+    )
+    if utf32 is not None:
+        bom = data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"))
+        text = data[4 if bom else 0 :].decode(utf32, errors="replace")
+        return text.encode("utf-8"), f"{utf32}{'' if bom else ' (no BOM)'}", text[:SNIFF_BYTES], notes
     if data.startswith(b"\xef\xbb\xbf"):
         data, label = data[3:], "utf-8 with BOM"
     elif data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
@@ -529,7 +586,8 @@ def _tidy(
         for row in tail.iter_rows(named=True):
             text = (row["first"] or "").strip()
             lonely = row["filled"] <= 1 and body.width >= 3
-            if FOOTER.search(text) or lonely:
+            sparse_row = row["filled"] <= max(2, body.width // 3)  # "Sum Industries" with a stage and amount is a deal
+            if (FOOTER.search(text) and sparse_row) or lonely:
                 cut = row["i"]
                 footer_text = f"{text} | {footer_text}" if footer_text else text
             else:
@@ -549,6 +607,9 @@ def _tidy(
         if totals.any():
             body = body.filter(~totals)
     footer_rows = before - body.height
+    notes: list[Note] = []
+    if body.height and body.width >= 3:
+        body, notes = _drop_stray_rows(body, headers, blank)
     empty = body.select([blank(c).all().alias(c) for c in body.columns]).row(0, named=True) if body.width else {}
     dropped = [
         c for c in body.columns if empty[c] or (c.startswith("(Do Not Modify)") and c != "(Do Not Modify) Opportunity")
@@ -567,7 +628,42 @@ def _tidy(
         sheets,
         head_text + "\n" + footer_text,
         tuple(dropped),
+        tuple(notes),
     )
+
+
+def _drop_stray_rows(
+    body: pl.DataFrame, headers: list[str], blank: Callable[[str], pl.Expr]
+) -> tuple[pl.DataFrame, list[Note]]:
+    """Rows that are not records: the header again (two exports joined, a report's page break), a row with a
+    single cell (a title, a note, a '# comment', 'page 2'), a Markdown separator ('---|---')."""
+    names = [h.strip().lower() for h in headers]
+    columns = body.columns
+    same_as_header = pl.sum_horizontal(
+        [
+            pl.col(c).cast(pl.String).str.strip_chars().str.to_lowercase().eq(n).fill_null(False).cast(pl.Int32)
+            for c, n in zip(columns, names, strict=False)
+        ]
+    )
+    filled = pl.sum_horizontal([(~blank(c)).cast(pl.Int32) for c in columns])
+    rule = pl.all_horizontal([blank(c) | pl.col(c).cast(pl.String).str.contains(r"^\s*:?-{3,}:?\s*$") for c in columns])
+    flags = body.select(
+        (same_as_header >= max(2, (len(columns) + 1) // 2)).alias("header"),
+        ((filled <= 1) & pl.lit(len(columns) >= 4)).alias("single"),
+        rule.alias("rule"),
+    )
+    notes: list[Note] = []
+    for column, rule_name, effect in (
+        ("header", "header rows repeated inside the file", "left out: files joined together, or a report's page break"),
+        ("single", "rows with a single cell left out", "titles, notes and comments between the rows are not records"),
+        ("rule", "separator rows left out", "lines such as '---|---' are not records"),
+    ):
+        count = int(flags.get_column(column).sum())
+        if count:
+            where = int(flags.get_column(column).arg_max() or 0)
+            notes.append((rule_name, count, f"row {where + 1} of the data", "info", effect))
+    drop = flags.select(pl.any_horizontal(pl.all())).to_series()
+    return (body.filter(~drop) if drop.any() else body), notes
 
 
 def _text_grid(data: bytes, name: str) -> Grid:
@@ -576,9 +672,22 @@ def _text_grid(data: bytes, name: str) -> Grid:
         # lone carriage returns (classic Mac, or a mix): every line ending becomes \n, so no row is lost
         utf8 = utf8.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         notes.append(("line endings mixed", 0, "CR", "info", "lone CR line endings read as line breaks"))
+    if "\x00" in head[:20_000]:
+        if head[:20_000].count("\x00") > 3:
+            raise DataError(
+                f"{name}: this is a binary file, not a table. Upload the CSV or XLSX that your CRM exported."
+            )
+        nuls = utf8.count(b"\x00")  # a stray NUL in a cell (a bad copy and paste): removed, not the whole file
+        utf8, head = utf8.replace(b"\x00", b""), head.replace("\x00", "")
+        notes.append(("NUL characters removed", nuls, "\\x00", "info", "invisible control bytes in cells"))
+    blank_head = len(utf8) - len(utf8.lstrip(b" \t\r\n"))
+    if blank_head > 1000:  # thousands of empty lines before the table: start at the first line with text
+        start = utf8.rfind(b"\n", 0, blank_head) + 1
+        skipped = utf8.count(b"\n", 0, start)
+        utf8 = utf8[start:]
+        head = utf8[:SNIFF_BYTES].decode("utf-8", errors="replace")
+        notes.append(("blank lines before the table skipped", skipped, "", "info", "none"))
     sample = head.replace("\r\n", "\n").replace("\r", "\n")
-    if "\x00" in sample[:20_000]:
-        raise DataError(f"{name}: this is a binary file, not a table. Upload the CSV or XLSX that your CRM exported.")
     controls = sum(1 for ch in sample[:20_000] if ord(ch) < 32 and ch not in "\n\t")
     if controls > max(20, len(sample[:20_000]) // 50):
         raise DataError(
@@ -591,7 +700,7 @@ def _text_grid(data: bytes, name: str) -> Grid:
     if not any(r.strip() for r in records):
         raise DataError(f"{name}: the file holds no text rows. Export the report again with its rows.")
     delimiter = _sniff_delimiter([r for r in records if r.strip()][:60])
-    rows = _split(records[:60], delimiter)
+    rows = _split(records[:200], delimiter)
     header_row = _find_header([list(r) for r in rows])
     if header_row is None:
         raise DataError(f"{name}: no header row found in the first lines. A table needs one row of column names.")
@@ -617,8 +726,18 @@ def _text_grid(data: bytes, name: str) -> Grid:
             raise_if_empty=False,
             encoding="utf8-lossy",
         )
-    except Exception as exc:  # polars reports malformed CSV with several exception types
-        raise DataError(_parse_failure(name, str(exc), utf8, exc.__class__.__name__)) from exc
+    except BaseException as exc:  # polars reports malformed CSV with several exception types (and panics)
+        _reraise_control(exc)
+        frame = _lenient_csv(utf8, skip_lines, delimiter, [*headers, *spare], name, str(exc), exc.__class__.__name__)
+        notes.append(
+            (
+                "rows read leniently",
+                frame.height,
+                "a quote inside a cell",
+                "info",
+                'the strict reader refused a quote inside a cell (e.g. "Deal F" Ltd); Python\'s reader took it',
+            )
+        )
     longer = frame.select(pl.any_horizontal([pl.col(c).is_not_null() for c in spare]).alias("x")).to_series()
     if longer.any():
         notes.append(
@@ -650,7 +769,36 @@ def _text_grid(data: bytes, name: str) -> Grid:
         )
         frame = frame.filter(~giant_rows)
     grid = _tidy(frame, headers, header_row, encoding, delimiter, None, (), "\n".join(records[:5]))
-    return replace(grid, notes=tuple(notes))
+    return replace(grid, notes=(*notes, *grid.notes))
+
+
+def _reraise_control(exc: BaseException) -> None:
+    """Native readers raise panics as BaseException: those are read failures; Ctrl-C and exit are not."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+        raise exc
+
+
+def _lenient_csv(
+    utf8: bytes, skip_lines: int, delimiter: str, columns: list[str], name: str, message: str, kind: str
+) -> pl.DataFrame:
+    """The rows by Python's csv module, which takes a quote inside a cell ("Deal F" Ltd) the way spreadsheets do;
+    a quote never closed (the rest of the file swallowed into one cell) is refused, naming its row."""
+    if len(utf8) > 200_000_000:
+        raise DataError(_parse_failure(name, message, utf8, kind))
+    lines = utf8.decode("utf-8", errors="replace").split("\n")[skip_lines:]
+    rows = list(csv.reader(io.StringIO("\n".join(lines), newline=""), delimiter=delimiter))
+    if sum(line.count('"') for line in lines) % 2:  # an odd number of quotes: one is never closed
+        spans = [(i, r) for i, r in enumerate(rows) if any("\n" in c for c in r)]
+        number, row = spans[-1] if spans else (len(rows) - 1, rows[-1] if rows else [""])
+        where = skip_lines + sum(1 + sum(c.count("\n") for c in r) for r in rows[:number]) + 1
+        start = next((c for c in row if "\n" in c), row[0] if row else "").split("\n")[0][:40]
+        raise DataError(
+            f"{name}: a quoted cell is never closed (row {where}: {start}…), so the rest of the file would read "
+            "as one cell. Close the quote in that row, or export the file again."
+        )
+    width = len(columns)
+    padded = [(r + [None] * width)[:width] for r in rows if any(c.strip() for c in r)]
+    return pl.DataFrame(padded, schema=dict.fromkeys(columns, pl.String), orient="row")
 
 
 def _parse_failure(name: str, message: str, utf8: bytes, kind: str) -> str:
@@ -741,6 +889,10 @@ def _refuse_what_is_not_a_table(data: bytes, name: str) -> None:
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff"):
         head = data[:4096].decode("utf-16", errors="ignore").encode("ascii", errors="ignore").lower().lstrip()
+    if head[:1] in (b"{", b"[") and re.match(rb'^[\[{]\s*("|\{|\[|\d|\]|\}|true|false|null)', head):
+        raise DataError(f"{name}: this is JSON data, not a table. Export the records as CSV or XLSX instead.")
+    if head.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" not in head:
+        raise DataError(f"{name}: this is an XML file, not a table. Export the records as CSV or XLSX instead.")
     if b"urn:schemas-microsoft-com:office:spreadsheet" in head and b"<workbook" in head:
         raise DataError(
             f"{name}: this is an Excel 2003 XML spreadsheet. Open it in Excel and save it as XLSX (or CSV)."
@@ -779,8 +931,9 @@ UNSUPPORTED_TYPES = ("List", "Array", "Struct", "Object", "Binary")
 def _parquet_grid(data: bytes, name: str) -> Grid:
     try:
         schema = pl.read_parquet_schema(io.BytesIO(data))
-    except Exception as exc:  # damaged parquet
-        raise DataError(f"{name}: the Parquet file could not be read ({exc.__class__.__name__}).") from exc
+    except BaseException as exc:  # damaged parquet (a panic is a BaseException)
+        _reraise_control(exc)
+        raise DataError(_parquet_failure(name, exc)) from None
     nested = [f"{c} ({t})" for c, t in schema.items() if type(t).__name__ in UNSUPPORTED_TYPES]
     if nested:
         raise DataError(
@@ -789,15 +942,71 @@ def _parquet_grid(data: bytes, name: str) -> Grid:
         )
     try:
         frame = pl.read_parquet(io.BytesIO(data))
-    except Exception as exc:  # damaged parquet
-        raise DataError(f"{name}: the Parquet file could not be read ({exc.__class__.__name__}).") from exc
+    except BaseException as exc:
+        _reraise_control(exc)
+        frame = _parquet_via_arrow(data, name, exc)
     decimals = [c for c, t in frame.schema.items() if isinstance(t, pl.Decimal)]
     if decimals:
         frame = frame.with_columns([pl.col(c).cast(pl.Float64) for c in decimals])
-    return _tidy(frame, list(frame.columns), 0, "parquet", None, None, (), "")
+    notes: list[Note] = []
+    extreme = _extreme_dates(frame)
+    if extreme:
+        frame = frame.with_columns([pl.when(~mask).then(pl.col(c)).alias(c) for c, mask in extreme.items()])
+        notes.append(
+            (
+                "dates no calendar holds left empty",
+                sum(int(m.sum()) for m in extreme.values()),
+                ", ".join(extreme),
+                "warning",
+                "dates before 1900 or after 2200 (corrupt values) are not dates",
+            )
+        )
+    grid = _tidy(frame, list(frame.columns), 0, "parquet", None, None, (), "")
+    return replace(grid, notes=(*notes, *grid.notes))
 
 
-# --------------------------------------------------------------------------------------- mapping
+def _extreme_dates(frame: pl.DataFrame) -> dict[str, pl.Series]:
+    """Date and datetime cells outside 1900-2200, found on their raw integers (converting them would fail)."""
+    found = {}
+    for column, dtype in frame.schema.items():
+        if dtype == pl.Date():
+            low, high = (date(1900, 1, 1) - date(1970, 1, 1)).days, (date(2200, 1, 1) - date(1970, 1, 1)).days
+        elif isinstance(dtype, pl.Datetime):
+            per_day = {"ns": 86_400_000_000_000, "us": 86_400_000_000, "ms": 86_400_000}[dtype.time_unit or "us"]
+            low = (date(1900, 1, 1) - date(1970, 1, 1)).days * per_day
+            high = (date(2200, 1, 1) - date(1970, 1, 1)).days * per_day
+        else:
+            continue
+        raw = frame.get_column(column).to_physical()
+        mask = ((raw < low) | (raw >= high)).fill_null(False)
+        if mask.any():
+            found[column] = mask
+    return found
+
+
+def _parquet_via_arrow(data: bytes, name: str, first: BaseException) -> pl.DataFrame:
+    """A Parquet file Polars cannot read directly (256-bit decimals, unusual encodings), through pyarrow."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(data))
+        columns = [col.cast(pa.float64()) if pa.types.is_decimal(col.type) else col for col in table.columns]
+        return pl.from_arrow(pa.table(columns, names=table.column_names))  # type: ignore[return-value]
+    except BaseException as exc:
+        _reraise_control(exc)
+        raise DataError(_parquet_failure(name, first)) from None
+
+
+def _parquet_failure(name: str, exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "duplicate" in text:
+        found = re.search(r"['`\"]([^'`\"]+)['`\"]", str(exc))
+        column = f" ({found.group(1)})" if found else ""
+        return f"{name}: two columns have the same name{column}. Rename one and write the file again."
+    return (
+        f"{name}: the Parquet file is damaged or truncated (its pages could not be read). Write or download it again."
+    )
 
 
 def signature(headers: Sequence[str]) -> str:
@@ -1112,7 +1321,9 @@ def _as_of_hint(grid: Grid, name: str) -> str | None:
     if found:
         raw = found.group(1).replace(".", "/")
         english = found.group(0).lower().startswith("generated")
-        formats = ("%Y-%m-%d",) if "-" in raw else ("%m/%d/%Y",) if english and "." not in found.group(1) else ("%d/%m/%Y",)
+        formats = (
+            ("%Y-%m-%d",) if "-" in raw else ("%m/%d/%Y",) if english and "." not in found.group(1) else ("%d/%m/%Y",)
+        )
         for fmt in formats:
             text = text or _day(raw, fmt)
     if text is None:
@@ -1164,7 +1375,8 @@ def read_file(
     if not grid.headers:
         raise DataError(f"{name}: no columns with values were found.")
     if grid.frame.height == 0:
-        raise DataError(f"{name}: has a header row ({', '.join(grid.headers[:8])}) but no data rows.")
+        shown = ", ".join(h if len(h) <= 40 else h[:40] + "…" for h in grid.headers[:8])
+        raise DataError(f"{name}: has a header row ({shown}) but no data rows.")
     source, source_reason = explain_source(grid.headers, grid.head_text, name)
     sig = signature(grid.headers)
     saved = profiles.get(sig) if profiles is not None and hasattr(profiles, "get") else None
@@ -1460,6 +1672,19 @@ def _convert_column(
         if parsed.implausible_count and parsed.implausible is not None:
             example = raw.filter(parsed.implausible)
             dated = canonical in DATES
+            if canonical == "probability":
+                found.append(
+                    issue(
+                        f"impossible probabilities in {m.original}",
+                        kind,
+                        name,
+                        parsed.implausible_count,
+                        str(example[0]) if example.len() else "",
+                        "warning",
+                        "left empty (below 0% or above 100%): the stage's historical win rate is used for them",
+                    )
+                )
+                continue
             found.append(
                 issue(
                     f"implausible {'dates' if dated else 'amounts'} in {m.original}",

@@ -87,7 +87,14 @@ def _status_of(frame: pl.DataFrame, column: str) -> pl.Expr:
 
 
 def _status_from_text(column: str) -> pl.Expr:
-    text = pl.col(column).cast(pl.String).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+    text = (
+        pl.col(column)
+        .cast(pl.String)
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.to_lowercase()
+        .str.replace_all(r"[_\-:]+", " ")  # closed_won, Closed-Lost, Closed: won
+    )
     won = text.str.contains(r"\b(" + "|".join(map(re.escape, WON_WORDS)) + r")\b")
     lost = text.str.contains(r"\b(" + "|".join(map(re.escape, LOST_WORDS)) + r")\b")
     return (
@@ -314,10 +321,26 @@ def _prepare_deals(
     deals = deals.with_columns(status=status)
     if "stage" not in deals.columns:
         deals = deals.with_columns(stage=pl.col("status"))
-    if "probability" in deals.columns:
-        too_big = (deals.get_column("probability").max() or 0) > 1  # type: ignore[operator]
-        if too_big:
+    if "probability" in deals.columns:  # canonical files may write 0-100: most values above 1 mean percent
+        present = deals.get_column("probability").drop_nulls()
+        if present.len() and float((present > 1).mean() or 0) >= 0.5:  # type: ignore[arg-type]
             deals = deals.with_columns(pl.col("probability") / 100)
+        impossible = deals.filter((pl.col("probability") < 0) | (pl.col("probability") > 1)).height
+        if impossible:
+            notes.append(
+                issue(
+                    "impossible probabilities",
+                    "deals",
+                    "",
+                    impossible,
+                    "below 0% or above 100%",
+                    "warning",
+                    "left empty: the stage's historical win rate is used for them",
+                )
+            )
+            deals = deals.with_columns(
+                probability=pl.when(pl.col("probability").is_between(0, 1)).then(pl.col("probability"))
+            )
     if "cost" in deals.columns and "amount" in deals.columns:
         gross = pl.col("amount") - pl.col("cost")
         deals = deals.with_columns(

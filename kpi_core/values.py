@@ -205,13 +205,16 @@ def parse_dates(series: pl.Series, *, day_first: bool | None = None) -> Parsed:
     >>> parse_dates(pl.Series(["3/14/2026", "4/1/2026"])).series.dt.date().to_list()
     [datetime.date(2026, 3, 14), datetime.date(2026, 4, 1)]
     """
-    if series.dtype.is_temporal():
-        out = (
-            series.cast(pl.Datetime("us"))
-            if series.dtype != pl.Time
-            else series.cast(pl.String).cast(pl.Datetime("us"), strict=False)
+    if isinstance(series.dtype, pl.Datetime) and series.dtype.time_zone:
+        series = series.dt.replace_time_zone(None)  # the wall-clock time where the deal happened, not UTC
+    if isinstance(series.dtype, pl.Time | pl.Duration):
+        return Parsed(
+            pl.Series(series.name, [None] * series.len(), dtype=pl.Datetime("us")),
+            "none",
+            int(series.is_not_null().sum()),
         )
-        return _plausible_dates(Parsed(out, "native", 0))
+    if series.dtype.is_temporal():
+        return _plausible_dates(Parsed(series.cast(pl.Datetime("us")), "native", 0))
     if series.dtype.is_numeric():
         series = series.cast(pl.String)
     return _plausible_dates(_via_unique(series.cast(pl.String), lambda s: _parse_dates(s, day_first)))
@@ -267,7 +270,10 @@ def _parse_dates(series: pl.Series, day_first: bool | None = None) -> Parsed:
 
 
 def _money_currency(col: pl.Expr) -> pl.Expr:
-    code = col.str.extract(r"\b([A-Z]{3})\b", 1)
+    from kpi_core.columns import ISO_CURRENCIES
+
+    found = col.str.extract(r"\b([A-Z]{3})\b", 1)
+    code = pl.when(found.is_in(list(ISO_CURRENCIES))).then(found)  # "TBD" is not a currency
     symbol = pl.lit(None, pl.String)
     for sign, iso in sorted(SYMBOLS.items(), key=lambda kv: -len(kv[0])):
         symbol = pl.when(col.str.contains(sign, literal=True)).then(pl.lit(iso)).otherwise(symbol)
@@ -283,6 +289,10 @@ def parse_money(series: pl.Series, *, cents: bool = False) -> Parsed:
     if series.dtype.is_numeric():
         out = series.cast(pl.Float64)
         return _plausible_money(Parsed(out / 100 if cents else out, "number", 0))
+    if series.dtype.is_temporal():  # a date or a duration where an amount should be
+        return Parsed(
+            pl.Series(series.name, [None] * series.len(), dtype=pl.Float64), "none", int(series.is_not_null().sum())
+        )
     return _plausible_money(_via_unique(series.cast(pl.String), lambda s: _parse_money(s, cents=cents)))
 
 
@@ -293,7 +303,14 @@ def _parse_money(series: pl.Series, *, cents: bool) -> Parsed:
     sample = frame.select(digits.alias("d")).get_column("d").drop_nulls()
     eu_value = r"^\d{1,3}(\.\d{3})+,\d+$|^\d+,\d{1,2}$"
     us_value = r"^\d{1,3}(,\d{3})+\.\d+$|^\d+\.\d{1,2}$"
-    decimal_comma = sample.str.contains(eu_value).sum() > sample.str.contains(us_value).sum()
+    # "1.000" and "24.000": thousands written with dots (money rarely has three decimals), unless the column
+    # writes decimals with a point elsewhere; "1,000" likewise with commas
+    eu_grouped, us_grouped = r"^\d{1,3}(\.\d{3})+$", r"^\d{1,3}(,\d{3})+$"
+    eu = int(sample.str.contains(eu_value).sum())
+    us = int(sample.str.contains(us_value).sum())
+    eu += int(sample.str.contains(eu_grouped).sum()) if us == 0 else 0
+    us += int(sample.str.contains(us_grouped).sum()) if eu == 0 else 0
+    decimal_comma = eu > us
     as_eu = digits.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
     as_us = digits.str.replace_all(",", "", literal=True)
     # a value that can only be read one way is read that way; the rest follow the column's majority
@@ -311,7 +328,8 @@ def _parse_money(series: pl.Series, *, cents: bool) -> Parsed:
         .str.replace_all(r"[eE]\d", "0")
         .str.replace_all(r"[0-9.,]", "")
     )
-    parsed: pl.Expr = pl.when(residue == "").then(number.cast(pl.Float64, strict=False))
+    exponent_with_comma = digits.str.contains(r"[eE]") & digits.str.contains(",", literal=True)  # '1,03E+02'
+    parsed: pl.Expr = pl.when((residue == "") & ~exponent_with_comma).then(number.cast(pl.Float64, strict=False))
     signed: pl.Expr = pl.when(negative).then(-parsed.abs()).otherwise(parsed)
     if cents:
         signed = signed / 100
@@ -333,25 +351,42 @@ def _parse_money(series: pl.Series, *, cents: bool) -> Parsed:
 
 
 def parse_percent(series: pl.Series) -> Parsed:
-    """Fractions from ``90``, ``90%``, ``0.9`` (a column with any value above 1 or a % sign is in percent).
+    """Fractions from ``90``, ``90%``, ``0.9``: a column is in percent when it writes a % sign or most of its
+    values are above 1; a probability outside 0-100% afterwards is impossible (flagged, left empty).
 
     >>> parse_percent(pl.Series(["90%", "10"])).series.to_list()
     [0.9, 0.1]
+    >>> parse_percent(pl.Series(["50%", "150%", "-10%"])).series.to_list()
+    [0.5, None, None]
     """
     if series.dtype.is_numeric():
         numbers = series.cast(pl.Float64)
-        return Parsed(numbers / 100 if (numbers.max() or 0) > 1 else numbers, "number", 0)  # type: ignore[operator]
-    return _via_unique(series.cast(pl.String), _parse_percent)
+        present = numbers.drop_nulls()
+        scale = present.len() > 0 and float((present > 1).mean() or 0) >= 0.5  # type: ignore[arg-type]
+        return _possible(Parsed(numbers / 100 if scale else numbers, "number", 0))
+    return _possible(_via_unique(series.cast(pl.String), _parse_percent))
 
 
 def _parse_percent(series: pl.Series) -> Parsed:
     text = series.cast(pl.String).str.strip_chars()
     has_sign = bool(text.str.contains("%", literal=True).any())
     numbers = parse_money(text.str.replace_all("%", "", literal=True)).series
-    scale = has_sign or (numbers.drop_nulls().max() or 0) > 1  # type: ignore[operator]
+    present = numbers.drop_nulls()
+    scale = has_sign or (present.len() > 0 and float((present > 1).mean() or 0) >= 0.5)  # type: ignore[arg-type]
     out = numbers / 100 if scale else numbers
     failed = int((out.is_null() & text.is_not_null() & (text != "")).sum())
     return Parsed(out.alias(series.name), "percent" if scale else "fraction", failed)
+
+
+def _possible(parsed: Parsed) -> Parsed:
+    """A probability below 0% or above 100% is no probability: left empty and flagged."""
+    values = parsed.series
+    odd = (values.is_not_null() & ((values < 0) | (values > 1))).fill_null(False)
+    if not odd.any():
+        return parsed
+    kept = pl.select(pl.when(~pl.lit(odd)).then(pl.lit(values))).to_series().alias(values.name)
+    flags = odd if parsed.implausible is None else parsed.implausible | odd
+    return replace(parsed, series=kept, implausible=flags)
 
 
 def parse_bool(series: pl.Series) -> Parsed:

@@ -297,7 +297,7 @@ CASES: tuple[Case, ...] = (
         "unterminated quote",
         "quote.csv",
         with_row('Z,"Closed Won,10,2026-03-01,2026-01-01,Ann', at=23),
-        error='a quoted cell is never closed (row 25: "Closed Won,10,2026-03-01',
+        error="a quoted cell is never closed (row 25: Closed Won,10,2026-03-01",
     ),
     # encodings
     Case(
