@@ -42,7 +42,10 @@ with st.sidebar:
         st.session_state["wanted_source"] = "sample"
         dataset = state.dataset_for("sample", (), 1, None)
     where = "the date given" if dataset.as_of_source == "given" else dataset.as_of_source
-    st.caption(f"{state.describe()}. As of {dataset.as_of:%d %b %Y}: {where}. Money in {dataset.currency}.")
+    st.caption(
+        f"{guard.plain(state.describe())}. As of {dataset.as_of:%d %b %Y}: {guard.plain(where)}. "
+        f"Money in {dataset.currency}."
+    )
     st.selectbox("Grain", ["week", "month", "quarter", "year", "all"], index=2, key="grain", bind="query-params")
     grain = st.session_state.get("grain") or "quarter"
     periods = state.period_options(dataset, grain)

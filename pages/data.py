@@ -14,7 +14,7 @@ import kpi_core as K
 from kpi_core.columns import LABELS, canonical_options
 from kpi_core.ingest import export_as_of
 from kpi_core.profiles import ProfileStore, profile_of
-from ui import state, workspace
+from ui import guard, state, workspace
 
 state.through_entrypoint()
 
@@ -68,13 +68,15 @@ for file in files or []:
     ]
     if same:
         upload = replace(upload, overrides=same[0].overrides, stages=same[0].stages, sheet=same[0].sheet)
-        messages.append(f"{file.name} replaces {', '.join(u.name for u in same)} (the same export, newer).")
+        messages.append(
+            f"{guard.plain(file.name)} replaces {', '.join(guard.plain(u.name) for u in same)} (the same export, newer)."
+        )
     else:
-        messages.append(f"Loaded {file.name}.")
+        messages.append(f"Loaded {guard.plain(file.name)}.")
     loaded = [u for u in loaded if u not in same] + [upload]
     known[digest] = upload
 for message in problems:
-    st.error(f"{message}\n\nThe app keeps the data it had; fix the file and upload it again.")
+    st.error(f"{guard.plain(message)}\n\nThe app keeps the data it had; fix the file and upload it again.")
 if messages:
     state.set_uploads(loaded)
     st.session_state["wanted_source"] = "upload"
@@ -101,13 +103,13 @@ for position, upload in enumerate(uploads):
     result = state.imported(upload)
     table = result.tables[0]
     with st.expander(
-        f"{upload.name} · {table.kind.replace('_', ' ')} · {LABELS.get(result.source, result.source)} · "
+        f"{guard.plain(upload.name)} · {table.kind.replace('_', ' ')} · {LABELS.get(result.source, result.source)} · "
         f"{table.frame.height:,} rows",
         expanded=position == 0,
     ):
-        if st.button(f"Remove {upload.name}", key=f"remove_{upload.digest}"):
+        if st.button(f"Remove {guard.plain(upload.name)}", key=f"remove_{upload.digest}"):
             state.set_uploads([u for u in uploads if u.digest != upload.digest])
-            st.session_state["flash"] = [f"Removed {upload.name}."]
+            st.session_state["flash"] = [f"Removed {guard.plain(upload.name)}."]
             st.rerun()
         grid = result.grid
         st.caption(f"Recognised as {result.source_reason}")

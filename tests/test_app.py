@@ -235,3 +235,11 @@ def test_pipeline_counts_follow_the_filters(sample: K.Dataset) -> None:
     assert not at.exception
     emea = K.rows_behind(sample, "open_pipeline", "2026-Q4", {"region": "EMEA"}).included.height
     assert shown(at)["Open opportunities"] == f"{emea:,}"
+
+
+def test_a_file_name_is_shown_as_a_name_not_as_markdown() -> None:
+    name = "[click me](http://example.invalid) **bold** $x^2$.csv"
+    at = _upload(app().run(), [(name, b"colour,size\nred,3\n", "text/csv")])
+    assert not at.exception
+    shown = at.error[0].value
+    assert shown.startswith(r"\[click me\]\(http://example.invalid\) \*\*bold\*\* \$x^2\$.csv: no table recognised")

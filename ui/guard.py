@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable
@@ -53,3 +54,12 @@ def guarded(where: str, run: Callable[[], T], fallback: Callable[[], T] | None =
             "are in the server log."
         )
         return fallback() if fallback is not None else None
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#|$<>~])")
+
+
+def plain(text: str) -> str:
+    """Text shown literally where Streamlit renders Markdown (a file named '[click](http://x).csv' is a name,
+    not a link; '$x$' is not LaTeX)."""
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -59,18 +59,31 @@ def blob(digest: str) -> bytes:
     return found
 
 
-@st.cache_resource(max_entries=32, show_spinner="Reading the file…")
-def imported(upload: Upload) -> FileImport:
-    stages = pl.DataFrame(json.loads(upload.stages)) if upload.stages else None
+@st.cache_resource(max_entries=64, show_spinner="Reading the file…")
+def _attempt(upload: Upload) -> FileImport | str:
+    """An upload read once (in a worker process), or why it could not be: a refused file is not read again on
+    every rerun."""
     from kpi_core.isolation import read_file_isolated
 
-    return read_file_isolated(
-        blob(upload.digest),
-        upload.name,
-        overrides=dict(upload.overrides) or None,
-        stages=stages,
-        sheet=upload.sheet,
-    )
+    stages = pl.DataFrame(json.loads(upload.stages)) if upload.stages else None
+    try:
+        return read_file_isolated(
+            blob(upload.digest),
+            upload.name,
+            overrides=dict(upload.overrides) or None,
+            stages=stages,
+            sheet=upload.sheet,
+        )
+    except K.DataError as exc:
+        return str(exc)
+
+
+def imported(upload: Upload) -> FileImport:
+    """An upload as imported; :class:`kpi_core.DataError` when it cannot be used."""
+    result = _attempt(upload)
+    if isinstance(result, str):
+        raise K.DataError(result)
+    return result
 
 
 @st.cache_resource(max_entries=6, show_spinner="Preparing the data…")
