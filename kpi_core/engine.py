@@ -126,7 +126,10 @@ def _unavailable_reason(
     dataset: Dataset, kpi: KPI, by: Sequence[str], filters: Filters, *, compare: bool
 ) -> str | None:
     if kpi.scope == "snapshots":
-        return f"{kpi.label} needs {kpi.needs}; a single export has no history to compare a forecast with."
+        return (
+            f"{kpi.label} needs {kpi.needs}; a single export has no history to compare a forecast with: keep "
+            "this week's export and the next ones (Data page, or `snapshots save`)."
+        )
     if kpi.scope == "growth":
         return None if compare else f"{kpi.label} needs a comparison period."
     if kpi.scope == "derived":

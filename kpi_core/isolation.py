@@ -96,8 +96,8 @@ def read_file_isolated(
                 "an export, does this: export the report again, or as CSV."
             )
         raise DataError(
-            f"{name}: the file could not be read because the reader failed (reference {reference}; the details are "
-            "in the server log). Export it again, or as CSV; if it keeps failing, send the file and the reference."
+            f"{name}: the file could not be read because the reader failed on it (reference {reference}: the details "
+            "are logged under it). Export it again, or as CSV; if it keeps failing, send the file and the reference."
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 import kpi_core as K
-from kpi_core.formatting import format_value
+from kpi_core.formatting import format_delta, format_value
 from ui import charts, state, tiles
 
 state.through_entrypoint()
@@ -57,15 +57,48 @@ money_tiles = [
         "Won revenue to date in the period plus the weighted open pipeline closing in it.",
     ),
 ]
-for column, (label, value, explained) in zip(cols, money_tiles, strict=False):
-    column.metric(label, format_value(value, "currency", currency, compact=True), border=True, help=explained)
+trend = state.as_of_trend(dataset, view, ["open_pipeline", "weighted_pipeline", "pipeline_coverage"])
+compared = state.compared_period(view, dataset.settings.fiscal_year_start)
+where = f"the same point of {compared.label}" if compared else ""
+
+
+def change(kpi: str, value: float | None, unit: str) -> tuple[str | None, list[float] | None]:
+    """The change since the same point of the compared period and the trend, from the kept snapshots."""
+    if kpi not in trend:
+        return None, None
+    before, earlier = trend[kpi]
+    delta = value - before if value is not None and before is not None else None
+    points = [*earlier, value]
+    return format_delta(delta, unit, currency) or None, [v or 0.0 for v in points] if any(earlier) else None
+
+
+money_kpis = ["open_pipeline", "weighted_pipeline", None]
+for column, (label, value, explained), kpi in zip(cols, money_tiles, money_kpis, strict=False):
+    delta, spark = change(kpi, value, "currency") if kpi else (None, None)
+    column.metric(
+        label,
+        format_value(value, "currency", currency, compact=True),
+        delta=delta,
+        delta_description=f"vs {where}" if delta else None,
+        border=True,
+        help=explained,
+        chart_data=spark,
+        chart_type="line",
+    )
+    if kpi and kpi not in trend:
+        column.caption("Keep each week's export (Data page) to see its trend.")
 with cols[3]:
     coverage = values.get("pipeline_coverage")
+    delta, spark = change("pipeline_coverage", coverage, "ratio")
     st.metric(
         "Coverage of the remaining target",
         format_value(coverage, "ratio"),
+        delta=delta,
+        delta_description=f"vs {where}" if delta else None,
         border=True,
         help=K.get("pipeline_coverage").meaning,
+        chart_data=spark,
+        chart_type="line",
     )
     status = tiles.target_status("pipeline_coverage", coverage, 1.0)
     if status:

@@ -16,12 +16,6 @@ from ui import review, state, workspace
 state.through_entrypoint()
 
 
-@st.cache_resource(max_entries=64, show_spinner="Preparing a snapshot…")
-def prepared(folder: str, snapshot_id: str) -> K.Dataset:
-    snapshot, tables = SnapshotStore(Path(folder)).load(snapshot_id)
-    return K.Dataset.prepare(tables, as_of=snapshot.as_of)
-
-
 @st.cache_resource(max_entries=16, show_spinner="Rebuilding stage history from the snapshots…")
 def with_history(folder: str, ids: tuple[str, ...]) -> K.Dataset:
     """The newest of ``ids``; when its files carry no stage history, one rebuilt from all the snapshots, so time
@@ -42,7 +36,10 @@ def review_data(store: SnapshotStore, ordered: list[str], position: int) -> revi
     prepared once and cached)."""
     folder = str(store.home)
     names = {s.id: s.name for s in store.list()}
-    history = (*[prepared(folder, i) for i in ordered[:position]], with_history(folder, tuple(ordered[: position + 1])))
+    history = (
+        *[workspace.prepared(folder, i) for i in ordered[:position]],
+        with_history(folder, tuple(ordered[: position + 1])),
+    )
     previous = ordered[position - 1] if position > 0 else None
     refused = None
     if previous is not None and history[-2].has("deals") and history[-1].has("deals"):

@@ -49,6 +49,31 @@ elapsed = 1.0
 if view.period.contains(dataset.as_of):
     elapsed = ((dataset.as_of - view.period.start).days + 1) / view.period.days
 
+# open-pipeline KPIs and forecast accuracy need history: the kept snapshots of this data, when there are any
+store = state.history_store()
+kept = state.kept_before(store, dataset.as_of) if store is not None else ()
+trend_of = state.as_of_trend(dataset, view, chosen)
+
+
+def with_history(row: dict[str, object]) -> tuple[dict[str, object], list[float | None] | None]:
+    """A point-in-time KPI's tile row with its comparison and sparkline from the snapshots (none without)."""
+    if str(row["kpi"]) not in trend_of:
+        return row, None
+    before, earlier = trend_of[str(row["kpi"])]
+    value = row["value"] if isinstance(row["value"], float | int) else None
+    delta = value - before if value is not None and before is not None else None
+    spark = [*earlier, value] if any(v is not None for v in earlier) else None
+    return {**row, compare_column: before, delta_column: delta}, spark
+
+
+forecast = (
+    state.forecast_accuracy(str(store.home), kept, view.grain, view.filters)
+    if store is not None and "forecast_accuracy" in chosen
+    else pl.DataFrame()
+)
+if forecast.height:
+    unavailable = {k: v for k, v in unavailable.items() if k != "forecast_accuracy"}
+
 leading, lagging = st.columns(2, gap="large")
 for column, indicator, title in ((leading, "leading", "Leading indicators"), (lagging, "lagging", "Lagging results")):
     with column:
@@ -62,6 +87,9 @@ for column, indicator, title in ((leading, "leading", "Leading indicators"), (la
         grid = st.columns(2)
         for i, row in enumerate(rows):
             with grid[i % 2]:
+                spark = None
+                if row["kpi"] in POINT_IN_TIME:
+                    row, spark = with_history(row)
                 value = row["value"] if isinstance(row["value"], float) else None
                 same_currency = trend.filter(pl.col("currency") == row["currency"]) if row.get("currency") else trend
                 tiles.tile(
@@ -69,10 +97,15 @@ for column, indicator, title in ((leading, "leading", "Leading indicators"), (la
                     compare_column=compare_column,
                     delta_column=delta_column,
                     currency=str(row.get("currency") or currency),
-                    # open-pipeline KPIs have no history in a single export: no sparkline rather than a false one
-                    spark=None if row["kpi"] in POINT_IN_TIME else tiles.spark_series(same_currency, str(row["kpi"])),
+                    # open-pipeline KPIs: their trend comes from the kept snapshots, never from one export
+                    spark=spark if row["kpi"] in POINT_IN_TIME else tiles.spark_series(same_currency, str(row["kpi"])),
                     status=tiles.target_status(str(row["kpi"]), value, elapsed),
                 )
+                if row["kpi"] in POINT_IN_TIME and spark is None:
+                    st.caption("Keep each week's export (Data page) to see its trend here.")
+        if indicator == "lagging" and forecast.height:
+            with grid[len(rows) % 2]:
+                tiles.forecast_tile(forecast)
 
 tiles.unavailable_list(unavailable)
 

@@ -168,6 +168,42 @@ def utf8_with_cp1252_lines() -> bytes:
     return _csv([HEADER, *good]) + "Deal x,Closed Won,1,2026-03-01,2026-01-01,Zoë Brontë\n".encode("cp1252")
 
 
+def sheets_by_quarter() -> bytes:
+    """One table split over four sheets with the same columns (a sheet per quarter)."""
+    book = io.BytesIO()
+    workbook = xlsxwriter.Workbook(book, {"in_memory": True})
+    for q in range(4):
+        sheet = workbook.add_worksheet(f"Q{q + 1}")
+        sheet.write_row(0, 0, ["Opportunity Name", "Stage", "Amount", "Close Date"])
+        for r in range(6):
+            sheet.write_row(r + 1, 0, [f"Q{q + 1} deal {r}", "Closed Won", 10.0, f"2026-{3 * q + 1:02d}-0{r + 1}"])
+    workbook.close()
+    return book.getvalue()
+
+
+def zoned_parquet() -> bytes:
+    """Close dates as time-zone-aware datetimes: 23:30 in Los Angeles on 31 March is still March there."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    when = datetime(2026, 3, 31, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
+    frame = pl.DataFrame({"Opportunity Name": ["A"], "Stage": ["Closed Won"], "Amount": [5.0], "Close Date": [when]})
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
+
+
+def duplicate_parquet() -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(
+        pa.table([["A"], ["Closed Won"], [1.0], [2.0]], names=["Opportunity Name", "Stage", "Amount", "Amount"]), buffer
+    )
+    return buffer.getvalue()
+
+
 CASES: tuple[Case, ...] = (
     # workbooks built to exhaust the reader
     Case("sheet bomb", "xfd.xlsx", xfd_single_cell, error="a sheet claims 1,048,576 rows by 16,384 columns"),
@@ -382,6 +418,105 @@ CASES: tuple[Case, ...] = (
     Case("binary", "data.csv", lambda: b"\x00\x07MZ" + bytes(range(256)) * 20, error="this is a binary file"),
     Case("empty", "empty.csv", lambda: b"", error="the file is empty"),
     Case("header only", "header.csv", lambda: _csv([HEADER]), error="but no data rows"),
+    # local conventions and report furniture
+    Case(
+        "thousands with dots",
+        "de.csv",
+        lambda: _csv(
+            [
+                "Opportunity Name;Stage;Amount;Close Date",
+                *(f"D{i};Closed Won;{i + 1}.000;0{1 + i % 9}.03.2026" for i in range(4)),
+            ]
+        ),
+        rows=4,
+        won=10_000.0,
+    ),
+    Case(
+        "impossible probability",
+        "prob.csv",
+        lambda: _csv(
+            [
+                HEADER + ",Probability (%)",
+                *(r + ",50%" for r in deals(5)),
+                "Z,Proposal,100,2026-04-30,2026-01-01,Ann,150%",
+            ]
+        ),
+        rows=6,
+        rules=("impossible probabilities in Probability (%)",),
+    ),
+    Case(
+        "customers named like footers",
+        "names.csv",
+        lambda: _csv(
+            [
+                HEADER,
+                *deals(),
+                "Total Wine & More,Closed Won,5000,2026-03-07,2026-01-01,Ann",
+                "Sum Industries,Closed Won,3000,2026-03-07,2026-01-01,Ann",
+            ]
+        ),
+        rows=26,
+        won=WON_24 + 8000,
+    ),
+    Case(
+        "a sheet per quarter",
+        "quarters.xlsx",
+        sheets_by_quarter,
+        rows=24,
+        rules=("sheets with the same columns read as one table",),
+        won=240.0,
+    ),
+    Case("time zones", "zoned.parquet", zoned_parquet, rows=1),
+    Case(
+        "joined exports and comments",
+        "joined.csv",
+        lambda: _csv(
+            [HEADER, *deals(12), "# exported by script v2, batch 2", HEADER, *deals(24)[12:], "---,---,---,---,---,---"]
+        ),
+        rows=24,
+        rules=("comment lines left out", "header rows repeated inside the file", "separator rows left out"),
+        won=WON_24,
+    ),
+    Case(
+        "NUL in a cell",
+        "nul.csv",
+        lambda: _csv([HEADER, *deals()]).replace(b"Deal 3,", b"De\x00al 3,"),
+        rows=24,
+        rules=("NUL characters removed",),
+    ),
+    Case("UTF-32", "u32.csv", lambda: _csv([HEADER, *deals(6)], encoding="utf-32"), rows=6),
+    Case(
+        "blank lines first",
+        "blank.csv",
+        lambda: b"\n" * 100_000 + _csv([HEADER, *deals()]),
+        rows=24,
+        rules=("blank lines before the table skipped",),
+    ),
+    Case(
+        "header far down",
+        "deep.csv",
+        lambda: _csv([*(f"Report filter {i}" for i in range(100)), HEADER, *deals()]),
+        rows=24,
+        won=WON_24,
+    ),
+    Case(
+        "a quote inside a cell",
+        "quoted.csv",
+        with_row('"Deal "F" Ltd",Closed Won,10,2026-03-01,2026-01-01,Ann'),
+        rows=25,
+        rules=("rows read leniently",),
+    ),
+    Case("JSON", "deals.csv", lambda: b'[{"name": "A", "stage": "Won"}]', error="this is JSON data, not a table"),
+    Case("XML", "deals.csv", lambda: b'<?xml version="1.0"?><deals><deal/></deals>', error="this is an XML file"),
+    Case(
+        "EBCDIC",
+        "mainframe.csv",
+        lambda: _csv([HEADER, *deals(6)], encoding="cp037"),
+        error="EBCDIC, a mainframe encoding",
+    ),
+    Case(
+        "duplicate Parquet columns", "dupes.parquet", duplicate_parquet, error="two columns have the same name (Amount)"
+    ),
     # reports that repeat ids, targets nobody can place in time
     Case(
         "one row per product",

@@ -17,6 +17,7 @@ SCORECARD: dict[str, list[str]] = {
         "sales_velocity",
         "cac",
         "ltv_cac_ratio",
+        "forecast_accuracy",
     ],
     "Manager": [
         "won_revenue",
@@ -34,6 +35,7 @@ SCORECARD: dict[str, list[str]] = {
         "stalled_deals",
         "overdue_deals",
         "lead_response_hours",
+        "forecast_accuracy",
     ],
     "Rep": [
         "won_revenue",

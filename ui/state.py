@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import cast
 
@@ -19,6 +20,7 @@ import kpi_core as K
 from kpi_core import periods as P
 from kpi_core.ingest import FileImport, export_as_of
 from kpi_core.periods import GRAINS, Grain, Period
+from kpi_core.snapshots import SnapshotStore
 from sample_data import load_sample
 from ui import workspace
 from ui.model import Upload
@@ -403,3 +405,109 @@ def funnel(key: Key, period: str | None, filters: FilterKey) -> pl.DataFrame:
     dataset = dataset_for(*key)
     chosen = P.parse(period, dataset.settings.fiscal_year_start) if period else None
     return breakdowns.funnel(dataset, chosen, {k: list(v) for k, v in filters})
+
+
+def history_store() -> SnapshotStore | None:
+    """The kept snapshots of the data on screen: the team's for your data, the sample company's for the sample."""
+    chosen = source()
+    if chosen == "sample":
+        return workspace.sample()
+    if chosen == "upload":
+        return workspace.team()
+    return None
+
+
+def kept_before(store: SnapshotStore, as_of: date) -> tuple[tuple[date, str], ...]:
+    """(as-of date, id) of the snapshots taken up to ``as_of`` (the history the data on screen can lean on)."""
+    return tuple((s.as_of, s.id) for s in store.list() if s.as_of <= as_of)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def point_in_time(
+    folder: str,
+    snapshots: tuple[tuple[date, str], ...],
+    kpis: tuple[str, ...],
+    grain: str,
+    periods: tuple[str, ...],
+    as_of: date,
+    filters: FilterKey,
+    fiscal_year_start: int,
+) -> pl.DataFrame:
+    """Open-pipeline KPIs of earlier periods from the kept snapshots (see :mod:`kpi_core.history`)."""
+    from kpi_core import history
+
+    return history.point_in_time(
+        lambda sid: workspace.prepared(folder, sid),
+        snapshots,
+        kpis,
+        grain=cast(Grain, grain),
+        periods=[P.parse(p, fiscal_year_start) for p in periods],
+        as_of=as_of,
+        filters={k: list(v) for k, v in filters},
+    )
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def forecast_accuracy(
+    folder: str, snapshots: tuple[tuple[date, str], ...], grain: str, filters: FilterKey = ()
+) -> pl.DataFrame:
+    """Forecast accuracy of each closed period with a snapshot from its start (see :mod:`kpi_core.forecast`), for
+    the chosen segments: their forecasts and results added up, then compared."""
+    from kpi_core.forecast import forecast_accuracy as accuracy
+
+    if len(snapshots) < 2 or grain not in ("week", "month", "quarter", "year"):
+        return pl.DataFrame()
+    history = [workspace.prepared(folder, sid) for _, sid in snapshots]
+    dims = [d for d, _ in filters if d in history[-1].dimensions()]
+    if not dims:
+        return accuracy(history, grain=grain)
+    frame = accuracy(history, grain=grain, by=dims)
+    for dim, chosen in filters:
+        if dim in dims:
+            frame = frame.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))
+    return (
+        frame.group_by("period", "snapshot")
+        .agg(pl.col("forecast").sum(), pl.col("actual").sum())
+        .with_columns(
+            accuracy=pl.when(pl.col("actual") > 0).then(
+                1 - (pl.col("forecast") - pl.col("actual")).abs() / pl.col("actual")
+            )
+        )
+        .sort("period")
+    )
+
+
+PER_YEAR = {"week": 52, "month": 12, "quarter": 4, "year": 1}
+
+
+def compared_period(view: View, fy: int) -> Period | None:
+    """The period the view compares with: the one before, or the same one a year earlier."""
+    if view.grain == "all":
+        return None
+    back = PER_YEAR[view.grain] if view.compare == "last_year" else 1
+    return P.shift(view.period, -back, fy)
+
+
+def as_of_trend(dataset: K.Dataset, view: View, kpis: list[str]) -> dict[str, tuple[float | None, list[float | None]]]:
+    """For open-pipeline KPIs, from the kept snapshots: the value at the same point of the compared period, and of
+    each of the seven periods before the chosen one (empty without history)."""
+    from kpi_core.engine import POINT_IN_TIME
+
+    wanted = tuple(k for k in kpis if k in POINT_IN_TIME)
+    store = history_store()
+    kept = kept_before(store, dataset.as_of) if store is not None else ()
+    if not wanted or not kept or view.grain == "all" or store is None:
+        return {}
+    fy = dataset.settings.fiscal_year_start
+    trailing = view.trailing(8, fy)[:-1]
+    compared = compared_period(view, fy)
+    labels = tuple(dict.fromkeys([p.label for p in trailing] + ([compared.label] if compared else [])))
+    series = point_in_time(
+        str(store.home), kept, wanted, view.grain, (*labels, view.period.label), dataset.as_of, view.filters, fy
+    )
+    out: dict[str, tuple[float | None, list[float | None]]] = {}
+    for kpi in wanted:
+        rows = series.filter(pl.col("kpi") == kpi)
+        by_period = dict(zip(rows["period"].to_list(), rows["value"].to_list(), strict=True))
+        out[kpi] = (by_period.get(compared.label) if compared else None, [by_period.get(p.label) for p in trailing])
+    return out

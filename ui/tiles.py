@@ -69,3 +69,24 @@ def unavailable_list(unavailable: dict[str, str]) -> None:
 
 def spark_series(frame: pl.DataFrame, kpi_id: str) -> list[float | None]:
     return frame.filter((pl.col("kpi") == kpi_id) & pl.col("stage").is_null())["value"].to_list()
+
+
+def forecast_tile(accuracy: pl.DataFrame) -> None:
+    """Forecast accuracy of the latest closed period (from the kept snapshots), its change and its trend."""
+    kpi = K.get("forecast_accuracy")
+    rows = accuracy.sort("period").to_dicts()
+    last = rows[-1]
+    before = rows[-2]["accuracy"] if len(rows) > 1 else None
+    delta = last["accuracy"] - before if last["accuracy"] is not None and before is not None else None
+    st.metric(
+        f"{kpi.label}, {last['period']}",
+        format_value(last["accuracy"], "percent"),
+        delta=format_delta(delta, "percent") or None,
+        delta_description="vs the period before" if delta is not None else None,
+        help=f"**{kpi.label}** · lagging, percent, higher is better\n\n{kpi.meaning}\n\n**Formula:** {kpi.formula}\n\n"
+        f"Forecast at the start: {format_value(last['forecast'], 'currency', compact=True)}; "
+        f"won: {format_value(last['actual'], 'currency', compact=True)}.",
+        border=True,
+        chart_data=[r["accuracy"] or 0.0 for r in rows] if len(rows) > 1 else None,
+        chart_type="line",
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import kpi_core as K
 from kpi_core.snapshots import SnapshotStore, default_home, sample_home
 from ui.model import Upload
 
@@ -133,3 +134,10 @@ def sample_store(folder: str) -> SnapshotStore:
 
 def sample() -> SnapshotStore:
     return sample_store(str(sample_home(home())))
+
+
+@st.cache_resource(max_entries=64, show_spinner="Preparing a snapshot…")
+def prepared(folder: str, snapshot_id: str) -> K.Dataset:
+    """A kept snapshot, prepared once (shared by every session and page)."""
+    snapshot, tables = SnapshotStore(Path(folder)).load(snapshot_id)
+    return K.Dataset.prepare(tables, as_of=snapshot.as_of)

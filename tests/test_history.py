@@ -1,0 +1,96 @@
+"""Open-pipeline KPIs over time from kept snapshots, and on the scorecard."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from streamlit.testing.v1 import AppTest
+
+import kpi_core as K
+from kpi_core import periods as P
+from kpi_core.history import pick, point_in_time, same_point
+from tests.conftest import ROOT
+from tests.test_app import _isolated  # noqa: F401
+
+
+def snapshot(as_of: date, rows: list[tuple[str, str, float, str]]) -> K.Dataset:
+    deals = pl.DataFrame(rows, schema=["deal_id", "stage", "amount", "close_date"], orient="row").with_columns(
+        pl.col("close_date").str.to_date()
+    )
+    return K.Dataset.prepare({"deals": deals}, as_of=as_of)
+
+
+def test_each_period_takes_the_snapshot_at_the_same_point() -> None:
+    weeks = {
+        "a": snapshot(
+            date(2026, 2, 13), [("1", "Proposal", 100.0, "2026-03-20"), ("2", "Proposal", 40.0, "2026-02-27")]
+        ),
+        "b": snapshot(
+            date(2026, 3, 13), [("1", "Proposal", 120.0, "2026-03-20"), ("3", "Proposal", 70.0, "2026-03-30")]
+        ),
+        "c": snapshot(
+            date(2026, 4, 10), [("4", "Proposal", 500.0, "2026-04-30"), ("1", "Closed Won", 120.0, "2026-03-20")]
+        ),
+    }
+    kept = [(d.as_of, k) for k, d in weeks.items()]
+    months = [P.parse(m) for m in ("2026-02", "2026-03", "2026-04")]
+    frame = point_in_time(
+        weeks.__getitem__,
+        kept,
+        ["open_pipeline", "won_revenue"],
+        grain="month",
+        periods=months,
+        as_of=date(2026, 4, 14),
+    )
+    # the 14th of each month: the export of the 13th stands for it (open deals closing in that month)
+    assert frame.sort("period").rows() == [
+        ("2026-02", "open_pipeline", 40.0, date(2026, 2, 13)),
+        ("2026-03", "open_pipeline", 190.0, date(2026, 3, 13)),
+        ("2026-04", "open_pipeline", 500.0, date(2026, 4, 10)),
+    ]
+    earlier = point_in_time(
+        weeks.__getitem__, kept, ["open_pipeline"], grain="month", periods=months, as_of=date(2026, 4, 12)
+    )
+    # the 12th: no export on or a week before the 12th of February or March
+    assert earlier.rows() == [("2026-04", "open_pipeline", 500.0, date(2026, 4, 10))]
+
+
+def test_the_scorecard_shows_the_open_pipeline_trend_from_the_snapshots(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kpi_core.formatting import format_delta, format_value
+    from kpi_core.snapshots import SnapshotStore, sample_home
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["grain"] = "month"
+    at.run()
+    assert not at.exception
+    # independently: the sample company's snapshot taken at the same point of last month, evaluated for last month
+    store = SnapshotStore(sample_home())
+    current = K.Dataset.prepare(__import__("sample_data").load_sample())
+    month = P.make(current.as_of, "month")
+    previous = P.shift(month, -1)
+    day = same_point(previous, month, current.as_of)
+    chosen = max(s for s in store.list() if s.as_of <= day and (day - s.as_of).days <= 7)
+    then = K.Dataset.prepare(store.load(chosen.id)[1], as_of=chosen.as_of)
+    before = K.evaluate(then, ["weighted_pipeline"], grain="month", periods=[previous], compare=False)["value"][0]
+    now = K.evaluate(current, ["weighted_pipeline"], grain="month", periods=[month])["value"][0]
+    tile = next(m for m in at.metric if m.label == "Weighted pipeline")
+    assert tile.delta == format_delta(now - before, "currency")
+    # forecast accuracy: a tile, the latest closed month of the sample company's history
+    from kpi_core.forecast import forecast_accuracy
+
+    kept = [K.Dataset.prepare(store.load(s.id)[1], as_of=s.as_of) for s in store.list() if s.as_of <= current.as_of]
+    accuracy = forecast_accuracy(kept, grain="month").sort("period").row(-1, named=True)
+    shown = next(m for m in at.metric if m.label.startswith("Forecast accuracy, "))
+    assert (shown.label, shown.value) == (
+        f"Forecast accuracy, {accuracy['period']}",
+        format_value(accuracy["accuracy"], "percent"),
+    )
+
+
+def test_pick_and_same_point() -> None:
+    kept = [(date(2026, 3, 6), "w1"), (date(2026, 3, 13), "w2"), (date(2026, 3, 20), "w3")]
+    assert pick(kept, date(2026, 3, 15)) == (date(2026, 3, 13), "w2")
+    assert pick(kept, date(2026, 3, 5)) is None
+    assert pick(kept, date(2026, 4, 1)) is None  # twelve days stale: stands for nothing
+    assert same_point(P.parse("2026-02"), P.parse("2026-03"), date(2026, 3, 31)) == date(2026, 2, 28)
