@@ -85,8 +85,12 @@ for column, (label, value, explained), kpi in zip(cols, money_tiles, money_kpis,
         chart_data=spark,
         chart_type="line",
     )
-    if kpi and kpi not in trend:
-        column.caption("Keep each week's export (Data page) to see its trend.")
+    if kpi and spark is None:
+        column.caption(
+            f"The kept history does not reach the same point of {compared.label if compared else 'the period before'}."
+            if kpi in trend
+            else "Keep each week's export (Data page) to see its trend."
+        )
 with cols[3]:
     coverage = values.get("pipeline_coverage")
     delta, spark = change("pipeline_coverage", coverage, "ratio")

@@ -73,6 +73,17 @@ forecast = (
 )
 if forecast.height:
     unavailable = {k: v for k, v in unavailable.items() if k != "forecast_accuracy"}
+elif kept and "forecast_accuracy" in unavailable:
+    unavailable["forecast_accuracy"] = (
+        f"Forecast accuracy needs a closed {view.grain} with a snapshot from its start; the history kept so far "
+        f"starts on {kept[0][0]:%d %b %Y}. Choose a shorter grain, or keep exporting weekly."
+    )
+waiting = (
+    f"The history kept since {kept[0][0]:%d %b %Y} does not reach back to the same point of "
+    f"{compared.label if (compared := state.compared_period(view, fy)) else 'the period before'} yet."
+    if kept
+    else "Keep each week's export (Data page) to see its trend here."
+)
 
 leading, lagging = st.columns(2, gap="large")
 for column, indicator, title in ((leading, "leading", "Leading indicators"), (lagging, "lagging", "Lagging results")):
@@ -102,7 +113,7 @@ for column, indicator, title in ((leading, "leading", "Leading indicators"), (la
                     status=tiles.target_status(str(row["kpi"]), value, elapsed),
                 )
                 if row["kpi"] in POINT_IN_TIME and spark is None:
-                    st.caption("Keep each week's export (Data page) to see its trend here.")
+                    st.caption(waiting)
         if indicator == "lagging" and forecast.height:
             with grid[len(rows) % 2]:
                 tiles.forecast_tile(forecast)
