@@ -7,25 +7,26 @@ import streamlit as st
 
 from ui import guard, state, workspace
 
-presenting = st.query_params.get("present") == "1"  # the review's presentation mode: no sidebar, no editing
-st.set_page_config(
-    page_title="Sales KPI workbench",
-    page_icon="📈",
-    layout="wide",
-    initial_sidebar_state="collapsed" if presenting else "auto",
-)
+# ?present=1 is the Weekly review's presentation mode (no navigation; the page hides the sidebar), on that page only
+wants_present = st.query_params.get("present") == "1"
+st.set_page_config(page_title="Sales KPI workbench", page_icon="📈", layout="wide")
 
+review_page = st.Page("pages/review.py", title="Weekly review")
 pages = [
     st.Page("pages/scorecard.py", title="Scorecard", default=True),
     st.Page("pages/pipeline.py", title="Pipeline"),
     st.Page("pages/activity.py", title="Activity"),
     st.Page("pages/customers.py", title="Customers"),
     st.Page("pages/segments.py", title="Segments"),
-    st.Page("pages/review.py", title="Weekly review"),
+    st.Page("pages/leading.py", title="What leads revenue"),
+    review_page,
     st.Page("pages/data.py", title="Data"),
     st.Page("pages/guide.py", title="KPI guide"),
 ]
-page = st.navigation(pages, position="hidden" if presenting else "sidebar")
+page = st.navigation(pages, position="hidden" if wants_present else "sidebar")
+if wants_present and page.url_path != review_page.url_path:
+    st.query_params.pop("present", None)  # another page: the parameter goes, the navigation comes back
+    st.rerun()
 for message in st.session_state.pop("flash", []):  # confirmations from the run before a st.rerun()
     st.toast(message)
 

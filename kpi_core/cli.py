@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import polars as pl
 
+from kpi_core import analysis_cli
 from kpi_core.engine import report
 from kpi_core.export import neutralise
 from kpi_core.formatting import format_delta, format_value
@@ -75,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     forecast.add_argument(
         "--sample-history", action="store_true", help="the sample company's workspace instead of the team's"
     )
+    pack = sub.add_parser("pack", help="the Weekly review's meeting pack (PPTX or PDF) from the kept snapshots")
+    pack.add_argument("--notebook", help='a saved review notebook (default: the shipped "Weekly pipeline review")')
+    pack.add_argument("--snapshot", help="the snapshot to review: name, id or date (default: the newest)")
+    pack.add_argument("--format", choices=("pptx", "pdf"), required=True)
+    pack.add_argument("--out", type=Path, required=True, metavar="FILE")
+    pack.add_argument("--company", help="the company named on the title slide")
+    pack.add_argument(
+        "--sample-history", action="store_true", help="the sample company's workspace instead of the team's"
+    )
     snaps = sub.add_parser("snapshots", help="list, save, rename or delete stored snapshots")
     snaps.add_argument("action", choices=("list", "save", "rename", "delete"))
     snaps.add_argument("args", nargs="*", help="save: FILES...; rename: SNAPSHOT NAME; delete: SNAPSHOT")
@@ -86,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     snaps.add_argument(
         "--sample-history", action="store_true", help="the sample company's workspace instead of the team's"
     )
+    analysis_cli.add_parsers(sub)  # leading, drivers
     return parser
 
 
@@ -255,12 +266,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(catalog_markdown(), end="")
         return 0
     try:
+        if (done := analysis_cli.run(args)) is not None:
+            return done
         if args.command == "changes":
             return changes_command(args)
         if args.command == "snapshots":
             return snapshots_command(args)
         if args.command == "forecast":
             return forecast_command(args)
+        if args.command == "pack":
+            return pack_command(args)
         return inspect(args) if args.command == "inspect" else compute(args)
     except (DataError, ValueError, KeyError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -519,4 +534,43 @@ def forecast_command(args: argparse.Namespace) -> int:
                 f"{r['period']:<10} {segment:<16} forecast on {r['snapshot']}: {format_value(r['forecast'], 'currency'):>14} "
                 f"actual {format_value(r['actual'], 'currency'):>14}  accuracy {format_value(r['accuracy'], 'percent'):>7}"
             )
+    return 0
+
+
+def pack_command(args: argparse.Namespace) -> int:
+    """The meeting pack of a review notebook on the newest snapshot (or ``--snapshot``), compared with the one
+    before it: the same deck the Weekly review page downloads, for a scheduled Monday job."""
+    import importlib
+
+    from kpi_core.notebook import WEEKLY_REVIEW, NotebookStore
+
+    store = _store(args)
+    snapshots = store.list()
+    if not snapshots:
+        how = (
+            "fill the sample company's history first: python -m sample_data --snapshots"
+            if args.sample_history
+            else "keep each week's export as a snapshot (python -m kpi_core snapshots save EXPORT.csv, or "
+            "'Keep as the snapshot' on the Data page); the pack compares the newest with the one before it"
+        )
+        raise DataError(f"no snapshots kept in {store.home} yet: {how}")
+    ordered = [s.id for s in snapshots]
+    position = ordered.index(store.get(args.snapshot).id) if args.snapshot else len(ordered) - 1
+    book = NotebookStore().load(args.notebook or WEEKLY_REVIEW.name)
+    # the pack is the one command that draws: its renderer (Altair, python-pptx, fpdf2) lives with the app's
+    # ui package and is imported here only, so the rest of kpi_core stays pure
+    try:
+        review = importlib.import_module("ui.review")
+    except ImportError as exc:
+        raise DataError(f"the pack needs the app's ui package ({exc}): run it from the project folder") from exc
+    company = args.company if args.company is not None else "Sample company" if args.sample_history else ""
+    data, refused = review.load_review(store, ordered, position, company=company)
+    results = [review.run_cell(cell, data) for cell in book.cells]
+    build = review.pptx if args.format == "pptx" else review.pdf
+    content = build(book.name, results, data.quality_note, data.latest.as_of, data=data)
+    args.out.write_bytes(content)
+    compared = f", compared with {data.previous_label}" if data.previous_label else ", nothing to compare with"
+    print(f"wrote {args.out}: {book.name!r}, {len(results)} cells, on {data.latest_label}{compared}")
+    if refused:
+        print(f"note: {refused}", file=sys.stderr)
     return 0

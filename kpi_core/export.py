@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+from kpi_core.formatting import count_decimals, excel_format
+
+if TYPE_CHECKING:
+    from polars._typing import ColumnFormatDict
 
 FORMULA = r"^[\s\u00a0\u3000]*[=+\-@\uff1d\uff0b\uff0d\uff20]|^[\t\r\n]"
 """A cell a spreadsheet could run as a formula: one starting with = + - @ (or their full-width forms ＝ ＋ － ＠),
@@ -41,8 +48,20 @@ def to_csv(frame: pl.DataFrame) -> bytes:
     return b"\xef\xbb\xbf" + neutralise(frame).write_csv().encode("utf-8")
 
 
-def to_xlsx(frame: pl.DataFrame, sheet: str = "data") -> bytes:
-    """XLSX bytes with formulas neutralised (written as text, never as formulas)."""
+def to_xlsx(
+    frame: pl.DataFrame, sheet: str = "data", *, units: Mapping[str, str] | None = None, currency: str = "USD"
+) -> bytes:
+    """XLSX bytes with formulas neutralised (written as text, never as formulas). Columns with a unit (see
+    :data:`kpi_core.formatting.TABLE_UNITS`) stay numbers (or dates) with the number format that shows them as
+    the screen does: ``$128,380``, ``91.9%``, ``8 Dec 2026``."""
+    formats: ColumnFormatDict = {}
+    for column, unit in (units or {}).items():
+        if column not in frame.columns:
+            continue
+        decimals = count_decimals(frame[column].to_list()) if unit == "count" else 0
+        number_format = excel_format(unit, currency, decimals=decimals)
+        if number_format and (frame.schema[column].is_numeric() or frame.schema[column].is_temporal()):
+            formats = {**formats, neutral_text(column): number_format}
     buffer = io.BytesIO()
-    neutralise(frame).write_excel(buffer, worksheet=sheet[:31], autofit=True)
+    neutralise(frame).write_excel(buffer, worksheet=sheet[:31], autofit=True, column_formats=formats or None)
     return buffer.getvalue()

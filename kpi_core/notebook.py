@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -20,9 +21,16 @@ CELL_KINDS: tuple[str, ...] = ("scorecard", "waterfall", "funnel", "stalled", "s
 FORMAT = "kpi-workbench-notebook/1"
 
 
+def new_id() -> str:
+    """A cell id: short, random, and never reused for another cell of the notebook."""
+    return uuid.uuid4().hex[:8]
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One cell: what it shows (``kind``) and its settings. ``period`` None means the current period."""
+    """One cell: what it shows (``kind``) and its settings. ``period`` None means the current period; ``text`` is
+    the cell's commentary (a note's whole content). ``id`` stays with the cell when it moves, so its edit form
+    and downloads follow it."""
 
     kind: str
     title: str
@@ -32,16 +40,36 @@ class Cell:
     period: str | None = None
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     text: str = ""
+    id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
         if self.kind not in CELL_KINDS:
             raise DataError(f"unknown cell kind {self.kind!r}; choose one of {', '.join(CELL_KINDS)}")
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise DataError("a cell needs an id")
 
 
 @dataclass(frozen=True)
 class Notebook:
+    """A named, ordered list of cells with distinct ids."""
+
     name: str
     cells: tuple[Cell, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        cells = []
+        for cell in self.cells:  # a copied or hand-edited cell that repeats an id gets its own
+            cells.append(cell if cell.id not in seen else replace(cell, id=new_id()))
+            seen.add(cells[-1].id)
+        object.__setattr__(self, "cells", tuple(cells))
+
+    def index(self, cell_id: str) -> int:
+        """The position of the cell with this id."""
+        for i, cell in enumerate(self.cells):
+            if cell.id == cell_id:
+                return i
+        raise DataError(f"no cell {cell_id!r} in notebook {self.name!r}")
 
     def add(self, cell: Cell, at: int | None = None) -> Notebook:
         cells = list(self.cells)
@@ -61,10 +89,12 @@ class Notebook:
         return replace(self, cells=tuple(cells))
 
     def update(self, index: int, cell: Cell) -> Notebook:
-        return replace(self, cells=tuple(cell if i == index else c for i, c in enumerate(self.cells)))
+        """The cell at ``index`` replaced by ``cell`` (which keeps the replaced cell's id)."""
+        kept = replace(cell, id=self.cells[index].id) if 0 <= index < len(self.cells) else cell
+        return replace(self, cells=tuple(kept if i == index else c for i, c in enumerate(self.cells)))
 
     def to_json(self) -> str:
-        cells = [{k: v for k, v in asdict(c).items() if v not in ((), None, "")} for c in self.cells]
+        cells = [{"id": c.id} | {k: v for k, v in asdict(c).items() if v not in ((), None, "")} for c in self.cells]
         for cell in cells:
             if "filters" in cell:
                 cell["filters"] = {k: list(v) for k, v in cell["filters"]}
@@ -79,6 +109,8 @@ class Notebook:
             cells = []
             for item in doc["cells"]:
                 filters = tuple((k, tuple(v)) for k, v in dict(item.pop("filters", {})).items())
+                if not str(item.get("id") or "").strip():  # a notebook saved before cells had ids
+                    item.pop("id", None)
                 cells.append(Cell(**{**item, "kpis": tuple(item.get("kpis", ())), "filters": filters}))
             return cls(str(doc["name"]), tuple(cells))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -88,10 +120,16 @@ class Notebook:
 WEEKLY_REVIEW = Notebook(
     "Weekly pipeline review",
     (
-        Cell("note", "This week", text="What moved in the pipeline since last week, and what we do about it."),
+        Cell(
+            "note",
+            "This week",
+            text="What moved in the pipeline since last week, and what we do about it.",
+            id="this-week",
+        ),
         Cell(
             "scorecard",
             "Where we stand",
+            id="where-we-stand",
             kpis=(
                 "won_revenue",
                 "quota_attainment",
@@ -101,12 +139,12 @@ WEEKLY_REVIEW = Notebook(
                 "new_opportunities",
             ),
         ),
-        Cell("waterfall", "What changed since last week"),
-        Cell("funnel", "Stage funnel"),
-        Cell("stalled", "Stalled deals to unblock"),
-        Cell("segment_chart", "Revenue by region", kpis=("won_revenue",), dimension="region"),
-        Cell("forecast", "How good was our forecast", grain="month"),
-        Cell("note", "Actions", text="Owner, action, date."),
+        Cell("waterfall", "What changed since last week", id="what-changed"),
+        Cell("funnel", "Stage funnel", id="funnel"),
+        Cell("stalled", "Stalled deals to unblock", id="stalled"),
+        Cell("segment_chart", "Revenue by region", kpis=("won_revenue",), dimension="region", id="by-region"),
+        Cell("forecast", "How good was our forecast", grain="month", id="forecast"),
+        Cell("note", "Actions", text="Owner, action, date.", id="actions"),
     ),
 )
 """The notebook that ships: the questions of a weekly pipeline review."""

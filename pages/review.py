@@ -2,62 +2,82 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
 
 import kpi_core as K
-from kpi_core.changes import check_same_pipeline, stage_history_from
 from kpi_core.export import to_csv, to_xlsx
+from kpi_core.formatting import SCREEN_DATE, count_decimals, screen_format
 from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
 from kpi_core.snapshots import SnapshotStore
-from ui import review, state, workspace
+from ui import charts, present, review, state, tiles, workspace
 
 state.through_entrypoint()
 
 
+def plain(text: str) -> str:
+    """Text shown literally where Streamlit renders Markdown (snapshot and deal names, notes): no links, code,
+    emphasis or LaTeX. Parentheses need no escape once brackets have one, so "Week 11 (13 Mar)" reads as typed."""
+    return re.sub(r"([\\`*_\[\]#|$<>~])", r"\\\1", text)
+
+
 @st.cache_resource(max_entries=16, show_spinner="Rebuilding stage history from the snapshots…")
 def with_history(folder: str, ids: tuple[str, ...]) -> K.Dataset:
-    """The newest of ``ids``; when its files carry no stage history, one rebuilt from all the snapshots, so time
-    in stage and stalled deals work on plain weekly reports."""
-    store = SnapshotStore(Path(folder))
-    loaded = [store.load(i) for i in ids]
-    snapshot, tables = loaded[-1]
-    if "stage_history" not in tables and len(loaded) > 1:
-        tables = {
-            **tables,
-            "stage_history": stage_history_from([(s.as_of, t["deals"]) for s, t in loaded if "deals" in t]),
-        }
-    return K.Dataset.prepare(tables, as_of=snapshot.as_of)
+    """The newest of ``ids``, with stage history rebuilt from the snapshots when its files carry none."""
+    return review.prepare_latest(SnapshotStore(Path(folder)), ids)
 
 
 def review_data(store: SnapshotStore, ordered: list[str], position: int) -> review.ReviewData:
     """The chosen snapshot, the one before it (when it is the same pipeline), and every one up to it (each
     prepared once and cached)."""
     folder = str(store.home)
-    names = {s.id: s.name for s in store.list()}
-    history = (
-        *[workspace.prepared(folder, i) for i in ordered[:position]],
-        with_history(folder, tuple(ordered[: position + 1])),
-    )
-    previous = ordered[position - 1] if position > 0 else None
-    refused = None
-    if previous is not None and history[-2].has("deals") and history[-1].has("deals"):
-        try:
-            check_same_pipeline(
-                history[-2].table("deals"),
-                history[-1].table("deals"),
-                repr(names[previous]),
-                repr(names[ordered[position]]),
-            )
-        except K.DataError as exc:
-            previous, refused = None, str(exc)
-    data = review.ReviewData(
-        history[-1], names[ordered[position]], history[-2] if previous else None, names.get(previous or ""), history
+    data, refused = review.load_review(
+        store,
+        ordered,
+        position,
+        prepared=lambda i: workspace.prepared(folder, i),
+        latest=lambda ids: with_history(folder, ids),
+        company=company(),
     )
     if refused:
         st.warning(refused)
     return data
+
+
+def company() -> str:
+    """Whose pipeline: the sample company's name, or what the team typed for the title slide."""
+    if state.source() == "sample":
+        return "Sample company"
+    return str(st.session_state.get("pack_company") or "")
+
+
+def column_config(table: review.Table) -> dict[str, object]:
+    """Each column formatted by its unit, as the slides write it (``kpi_core.formatting``)."""
+    config: dict[str, object] = {}
+    for column in table.columns:
+        unit = table.unit(column)
+        if unit == "date":
+            config[column] = st.column_config.DateColumn(column, format=SCREEN_DATE)
+        elif unit != "text":
+            decimals = count_decimals(table.frame[column].to_list()) if unit == "count" else 0
+            config[column] = st.column_config.NumberColumn(
+                column, format=screen_format(unit, table.currency, decimals=decimals)
+            )
+    return config
+
+
+def show_table(table: review.Table, *, key: str) -> None:
+    st.dataframe(
+        table.screen(),
+        hide_index=True,
+        width="stretch",
+        height=min(35 * (table.height + 1) + 3, 420),
+        column_config=column_config(table),  # type: ignore[arg-type]
+        placeholder="—",
+        key=key,
+    )
 
 
 own = state.source() != "sample"
@@ -100,6 +120,8 @@ if not presenting:
         key=f"review_snapshot_{store.home.name}_{snapshots[-1].id}",  # a new snapshot: back to the newest
         format_func=lambda i: next(f"{s.name} ({s.as_of})" for s in snapshots if s.id == i),
     )
+    if own:
+        top[2].text_input("Company (title slide of the pack)", key="pack_company", placeholder="e.g. Acme Ltd")
 else:
     name = st.session_state.get("review_notebook", names[0])
     latest_ref = st.session_state.get(f"review_snapshot_{store.home.name}_{snapshots[-1].id}", snapshots[-1].id)
@@ -110,7 +132,11 @@ data = review_data(store, ordered, position)
 if "review_book" not in st.session_state or st.session_state.get("review_book_name") != name:
     st.session_state["review_book"] = books.load(name).to_json()
     st.session_state["review_book_name"] = name
+    # edit forms are keyed by this generation and the cell's id: another notebook (even a copy with the same
+    # ids) starts with fresh forms
+    st.session_state["review_generation"] = int(st.session_state.get("review_generation", 0)) + 1
 book = Notebook.from_json(st.session_state["review_book"])
+generation = int(st.session_state.get("review_generation", 0))
 
 
 def keep(changed: Notebook) -> None:
@@ -118,54 +144,109 @@ def keep(changed: Notebook) -> None:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Running the notebook…")
-def cell_results(book_json: str, folder: str, ordered: tuple[str, ...], position: int) -> list[review.CellResult]:
+def cell_results(
+    book_json: str, folder: str, ordered: tuple[str, ...], position: int, company: str
+) -> list[review.CellResult]:
     """Every cell run once per notebook and snapshot (button clicks and downloads rerun the page)."""
     source = SnapshotStore(Path(folder))
-    return [
-        review.run_cell(cell, review_data(source, list(ordered), position))
-        for cell in Notebook.from_json(book_json).cells
-    ]
+    data, _ = review.load_review(
+        source,
+        ordered,
+        position,
+        prepared=lambda i: workspace.prepared(folder, i),
+        latest=lambda ids: with_history(folder, ids),
+        company=company,
+    )
+    return [review.run_cell(cell, data) for cell in Notebook.from_json(book_json).cells]
 
 
-results = cell_results(book.to_json(), str(store.home), tuple(ordered), position)
+results = cell_results(book.to_json(), str(store.home), tuple(ordered), position, company())
 
 
-def draw(result: review.CellResult, *, large: bool = False) -> None:
-    if large:
-        st.markdown(f"# {result.title}")
-    else:
-        st.subheader(result.title)
+def metric(item: review.Metric) -> None:
+    st.metric(
+        item.label,
+        item.value,
+        item.delta or None,
+        delta_color="inverse" if item.direction == "down" else "off" if item.direction == "neutral" else "normal",
+        delta_description=item.compared if item.delta and item.compared else None,
+        border=True,
+        chart_data=[v if v is not None else 0.0 for v in item.spark] if item.spark else None,
+        chart_type="line",
+    )
+    if item.status:
+        st.caption(tiles.STATUS_ICON[item.status])
+    elif item.compared and not item.delta:
+        st.caption(plain(item.compared))
+
+
+def draw(result: review.CellResult) -> None:
+    st.subheader(result.title)
+    if result.text:
+        if result.kind == "note":
+            st.markdown(plain(result.text).replace("\n", "  \n"))
+        else:
+            st.info(plain(result.text).replace("\n", "  \n"), icon="💬")
     if result.metrics:
         cols = st.columns(min(len(result.metrics), 6))
-        for i, (label, value, delta) in enumerate(result.metrics):
-            cols[i % len(cols)].metric(label, value, delta or None, border=True)
-    if result.text:
-        st.markdown(f"### {result.text}" if large else result.text)
+        for i, item in enumerate(result.metrics):
+            with cols[i % len(cols)]:
+                metric(item)
     if result.chart is not None:
         st.altair_chart(result.chart, width="stretch")
     if result.table is not None and result.table.height:
-        st.dataframe(result.table, hide_index=True, width="stretch")
+        show_table(result.table, key=f"table_{result.cell_id}")
     if result.note:
-        st.caption(result.note)
+        st.caption(plain(result.note))
+    for caveat in result.caveats:
+        st.caption(plain(caveat))
+
+
+def draw_large(result: review.CellResult, index: int) -> None:
+    """One cell on one screen in large type (1440x900 and up): title and navigation on top, then its numbers, then
+    its chart beside its table."""
+    st.html(present.CSS)
+    head = st.columns([8, 1.3, 1.3, 1], vertical_alignment="center")
+    head[0].html(f'<p class="present-title">{present.escape(result.title)}</p>')
+    if head[1].button("◀ Previous", key="prev", disabled=index == 0, width="stretch"):
+        st.session_state["slide"] = index - 1
+        st.rerun()
+    if head[2].button("Next ▶", key="next", disabled=index >= len(results) - 1, width="stretch", type="primary"):
+        st.session_state["slide"] = index + 1
+        st.rerun()
+    if head[3].button("Exit", key="exit_present", width="stretch"):
+        st.query_params.pop("present", None)
+        st.rerun()
+    note = result.note if not result.empty else ""
+    st.html(f'<p class="present-note">{present.escape(note)}{" · " if note else ""}{index + 1} / {len(results)}</p>')
+    if result.kind == "note" or result.empty:
+        st.html(present.text(result.text if result.kind == "note" else result.note, large=True))
+        return
+    if result.text:
+        st.html(present.text(result.text))
+    room = 600 - (70 if result.text else 0)
+    if result.metrics:
+        st.html(present.cards(result.metrics, spark=result.kind == "scorecard"))
+        room -= 260 if result.kind == "scorecard" else 170
+    table = result.table if result.table is not None and result.table.height else None
+    if result.chart is not None and table is not None:
+        left, right = st.columns([5, 4], gap="large")
+        with left:
+            st.altair_chart(charts.restyle(result.chart, font=16, height=max(room, 300)), width="stretch")
+        right.html(present.table(table, rows=max(int((room - 70) / 36), 3)))
+    elif result.chart is not None:
+        st.altair_chart(charts.restyle(result.chart, font=16, height=max(room, 300)), width="stretch")
+    elif table is not None:
+        st.html(present.table(table, rows=max(int((room - 40) / 36), 3)))
+    st.html(f'<p class="present-foot">{present.escape(data.quality_note)}</p>')
 
 
 if presenting:
-    index = min(int(st.session_state.get("slide", 0)), len(results) - 1)
-    draw(results[index], large=True)
-    st.caption(f"{index + 1} / {len(results)} · {data.quality_note}")
-    nav = st.columns([1, 1, 6, 1])
-    if nav[0].button("◀ Previous", key="prev", disabled=index == 0):
-        st.session_state["slide"] = index - 1
-        st.rerun()
-    if nav[1].button("Next ▶", key="next", disabled=index >= len(results) - 1):
-        st.session_state["slide"] = index + 1
-        st.rerun()
-    if nav[3].button("Exit", key="exit_present"):
-        st.query_params.pop("present", None)
-        st.rerun()
+    index = max(0, min(int(st.session_state.get("slide", 0)), len(results) - 1))
+    draw_large(results[index], index)
     st.stop()
 
-st.caption(data.quality_note + (f" · compared with {data.previous_label}" if data.previous_label else ""))
+st.caption(plain(data.quality_note + (f" · compared with {data.previous_label}" if data.previous_label else "")))
 actions = st.columns(5)
 if actions[0].button("Present", key="present", type="primary"):
     st.session_state["slide"] = 0
@@ -173,14 +254,14 @@ if actions[0].button("Present", key="present", type="primary"):
     st.rerun()
 actions[1].download_button(
     "Meeting pack (PPTX)",
-    lambda: review.pptx(book.name, results, data.quality_note, data.latest.as_of),
+    lambda: review.pptx(book.name, results, data.quality_note, data.latest.as_of, data=data),
     f"{book.name}.pptx",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     key="pack",
 )
 actions[2].download_button(
     "Meeting pack (PDF)",
-    lambda: review.pdf(book.name, results, data.quality_note, data.latest.as_of),
+    lambda: review.pdf(book.name, results, data.quality_note, data.latest.as_of, data=data),
     f"{book.name}.pdf",
     "application/pdf",
     key="pack_pdf",
@@ -190,17 +271,77 @@ if actions[4].button("Save notebook", key="save_book"):
     books.save(Notebook(save_name, book.cells))
     st.success(f"Saved {save_name!r}; it re-runs on the newest snapshot next time.")
 
+
+def edit_form(cell: Cell) -> None:
+    """The cell's settings, keyed by its id (and the notebook's generation): the form follows its cell when cells
+    move, and Apply changes this cell only."""
+    with st.form(f"edit_{generation}_{cell.id}", border=False):
+        key = f"{generation}_{cell.id}"
+        title = st.text_input("Title", cell.title, key=f"title_{key}")
+        kpis = st.multiselect(
+            "KPIs (in the order shown)",
+            [k.id for k in K.REGISTRY],
+            default=[k for k in cell.kpis if k in K.BY_ID],
+            key=f"kpis_{key}",
+            format_func=lambda k: K.get(k).label,
+        )
+        grains = ["week", "month", "quarter", "year", "all"]
+        grain = st.selectbox(
+            "Grain", grains, index=grains.index(cell.grain) if cell.grain in grains else 2, key=f"grain_{key}"
+        )
+        # the cell's own dimension stays a choice (even when this data lacks it); "none" where a cell can do without
+        dims = list(dict.fromkeys([*([cell.dimension] if cell.dimension else []), *data.latest.dimensions()]))
+        choices: list[str | None] = dims if cell.kind == "segment_chart" and dims else [None, *dims]
+        dimension = st.selectbox(
+            "Dimension",
+            choices,
+            index=choices.index(cell.dimension) if cell.dimension in choices else 0,
+            key=f"dim_{key}",
+            format_func=lambda d: "none" if d is None else d.replace("_", " "),
+        )
+        period = st.text_input(
+            "Period (empty: the current one)",
+            cell.period or "",
+            key=f"period_{key}",
+            placeholder="e.g. 2026-Q4 or 2026-11",
+        )
+        text = st.text_area(
+            "Text" if cell.kind == "note" else "Commentary (shown with the cell, on its slide and in its notes)",
+            cell.text,
+            key=f"text_{key}",
+        )
+        if st.form_submit_button("Apply", key=f"apply_{cell.id}"):
+            current = Notebook.from_json(st.session_state["review_book"])
+            keep(
+                current.update(
+                    current.index(cell.id),
+                    Cell(
+                        cell.kind,
+                        title,
+                        tuple(kpis),
+                        dimension,
+                        grain,
+                        period.strip() or None,
+                        cell.filters,
+                        text,
+                        id=cell.id,
+                    ),
+                )
+            )
+            st.rerun()
+
+
 for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
-    with st.container(border=True):
+    with st.container(border=True, key=f"cell_{cell.id}"):
         draw(result)
         tools = st.columns([1, 1, 1, 2, 2, 2, 2])
-        if tools[0].button("↑", key=f"up_{i}", disabled=i == 0, help="Move up"):
+        if tools[0].button("↑", key=f"up_{cell.id}", disabled=i == 0, help="Move up"):
             keep(book.move(i, -1))
             st.rerun()
-        if tools[1].button("↓", key=f"down_{i}", disabled=i == len(book.cells) - 1, help="Move down"):
+        if tools[1].button("↓", key=f"down_{cell.id}", disabled=i == len(book.cells) - 1, help="Move down"):
             keep(book.move(i, 1))
             st.rerun()
-        if tools[2].button("✕", key=f"remove_{i}", help="Remove this cell"):
+        if tools[2].button("✕", key=f"remove_{cell.id}", help="Remove this cell"):
             keep(book.remove(i))
             st.rerun()
         downloads = []  # (label, builder, file suffix, mime): files are built only when clicked
@@ -213,59 +354,32 @@ for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
         if result.table is not None and result.table.height:
             table = result.table
             downloads += [
-                ("Table CSV", lambda t=table: to_csv(t), "csv", "text/csv"),
+                ("Table CSV", lambda t=table: to_csv(t.frame), "csv", "text/csv"),
                 (
                     "Table XLSX",
-                    lambda t=table: to_xlsx(t),
+                    lambda t=table: to_xlsx(t.frame, units=t.units, currency=t.currency),
                     "xlsx",
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 ),
             ]
         for column, (label, build, suffix, mime) in zip(tools[3:], downloads, strict=False):
-            column.download_button(label, build, f"{cell.title}.{suffix}", mime, key=f"{suffix}_{i}")
+            column.download_button(label, build, f"{cell.title}.{suffix}", mime, key=f"{suffix}_{cell.id}")
         if result.details is not None and result.details.height:
+            details = result.details
             with st.expander("The deals behind each bar"):
-                categories = [c for c in result.details["category"].unique(maintain_order=True).to_list()]
-                chosen = st.selectbox("Bar", categories, key=f"bar_{i}", format_func=lambda c: c.replace("_", " "))
-                st.dataframe(
-                    result.details.filter(result.details["category"] == chosen), hide_index=True, width="stretch"
+                categories = details.frame["What happened"].unique(maintain_order=True).to_list()
+                chosen = st.selectbox("Bar", categories, key=f"bar_{cell.id}")
+                show_table(
+                    review.Table(
+                        details.frame.filter(details.frame["What happened"] == chosen),
+                        details.units,
+                        details.currency,
+                        details.noun,
+                    ),
+                    key=f"details_{cell.id}",
                 )
         with st.expander("Edit this cell"):
-            title = st.text_input("Title", cell.title, key=f"title_{i}")
-            kpis = st.multiselect(
-                "KPIs",
-                [k.id for k in K.REGISTRY],
-                default=[k for k in cell.kpis if k in K.BY_ID],
-                key=f"kpis_{i}",
-                format_func=lambda k: K.get(k).label,
-            )
-            grain = st.selectbox(
-                "Grain",
-                ["week", "month", "quarter", "year", "all"],
-                index=["week", "month", "quarter", "year", "all"].index(cell.grain),
-                key=f"grain_{i}",
-            )
-            dims = data.latest.dimensions()
-            dimension = st.selectbox(
-                "Dimension", dims, index=dims.index(cell.dimension) if cell.dimension in dims else 0, key=f"dim_{i}"
-            )
-            period = st.text_input(
-                "Period (empty: the current one)",
-                cell.period or "",
-                key=f"period_{i}",
-                placeholder="e.g. 2026-Q4 or 2026-11",
-            )
-            text = st.text_area("Text", cell.text, key=f"text_{i}")
-            if st.button("Apply", key=f"apply_{i}"):
-                keep(
-                    book.update(
-                        i,
-                        Cell(
-                            cell.kind, title, tuple(kpis), dimension, grain, period.strip() or None, cell.filters, text
-                        ),
-                    )
-                )
-                st.rerun()
+            edit_form(cell)
 
 with st.expander("Snapshots"):
     st.dataframe(

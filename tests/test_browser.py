@@ -187,18 +187,62 @@ def test_weekly_review_and_presentation_mode(server: str, browser) -> None:  # t
     _open(page, "Weekly review")  # the sample company's own history, ready without a click
     page.wait_for_selector("text=What changed since last week", timeout=120_000)
     page.wait_for_selector("svg.marks", timeout=60_000)
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(2000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert _metric(page, "Quota attainment").endswith("%") and _metric(page, "Start").startswith("$")
     page.screenshot(path=str(ARTIFACTS / "weekly_review.png"), full_page=True)
+
+
+FITS = """() => {
+  const bottom = Math.max(...[...document.querySelectorAll('[data-testid="stMainBlockContainer"] *')]
+    .filter(e => e.getClientRects().length).map(e => e.getBoundingClientRect().bottom));
+  const scrolls = [...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+    .concat([document.scrollingElement]).some(e => e.scrollHeight > e.clientHeight + 2);
+  const root = parseFloat(getComputedStyle(document.documentElement).fontSize);
+  const values = [...document.querySelectorAll('.present-card .value')]
+    .map(e => parseFloat(getComputedStyle(e).fontSize) / root);
+  return {bottom, height: window.innerHeight, scrolls, values};
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (1920, 1080)])
+def test_presentation_mode_fits_the_screen(server: str, browser, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
+    """Every cell on one screen: large type, nothing below the fold, next/previous/exit in view; no navigation."""
+    from kpi_core.notebook import WEEKLY_REVIEW
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{server}/review")
+    page.wait_for_selector("text=What changed since last week", timeout=120_000)
     page.get_by_role("button", name="Present").click()
-    page.wait_for_selector("h1:has-text('This week')", timeout=60_000)
-    page.get_by_role("button", name="Next ▶").click()
-    page.wait_for_selector("h1:has-text('Where we stand')", timeout=60_000)
-    page.get_by_role("button", name="Next ▶").click()
-    page.wait_for_selector("h1:has-text('What changed since last week')", timeout=60_000)
+    for number, cell in enumerate(WEEKLY_REVIEW.cells, start=1):
+        page.wait_for_selector(f'.present-title:text-is("{cell.title}")', timeout=60_000)
+        if cell.kind in ("waterfall", "funnel", "segment_chart", "forecast"):
+            page.wait_for_selector("svg.marks", timeout=60_000)
+        page.wait_for_timeout(1200)
+        assert page.locator('[data-testid="stException"]').count() == 0, cell.title
+        assert page.locator('[data-testid="stSidebarNav"]').is_visible() is False
+        for name in ("◀ Previous", "Next ▶", "Exit"):
+            box = page.get_by_role("button", name=name).bounding_box()
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, (cell.title, name)
+        fits = page.evaluate(FITS)
+        assert fits["bottom"] <= height and not fits["scrolls"], (cell.title, fits)
+        if cell.kind in ("scorecard", "waterfall", "stalled", "forecast"):  # values at least 3x the body text
+            assert fits["values"] and min(fits["values"]) >= 3, (cell.title, fits["values"])
+        page.screenshot(path=str(ARTIFACTS / f"present_{width}x{height}_{number}_{cell.id}.png"))
+        if number < len(WEEKLY_REVIEW.cells):
+            page.get_by_role("button", name="Next ▶").click()
+    page.get_by_role("button", name="Exit").click()
+    page.wait_for_selector('h1:has-text("Weekly review")', timeout=60_000)
+    page.wait_for_selector('[data-testid="stSidebarNav"]', state="visible", timeout=30_000)  # back, with the sidebar
+
+
+def test_present_on_another_page_keeps_the_navigation(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server}/scorecard?present=1")
     page.wait_for_selector("svg.marks", timeout=60_000)
-    page.wait_for_timeout(1500)
-    assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # no navigation while presenting
-    page.screenshot(path=str(ARTIFACTS / "presentation.png"), full_page=True)
+    page.wait_for_function("() => !window.location.search.includes('present=')", timeout=30_000)
+    assert page.locator('[data-testid="stSidebarNav"]').is_visible()
 
 
 def test_a_workbook_bomb_takes_down_nothing(server: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

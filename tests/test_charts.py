@@ -89,3 +89,80 @@ def test_funnel_matches_stage_conversion(sample: K.Dataset) -> None:
     assert (
         funnel["reached"][0] == K.evaluate(sample, ["new_opportunities"], grain="quarter", periods=[period])["value"][0]
     )
+
+
+WEEK = {
+    "start": 23082990.0,
+    "new": 1422730.0,
+    "pulled_in": 0.0,
+    "reopened": 0.0,
+    "increased": 47480.0,
+    "won": 1190710.0,
+    "lost": 1631220.0,
+    "pushed_out": 215430.0,
+    "removed": 0.0,
+    "decreased": 0.0,
+    "end": 21515840.0,
+}
+COUNTS = {"won": 81, "lost": 120, "pushed_out": 13, "new": 124, "increased": 16}
+
+
+def test_the_waterfall_shows_the_weeks_movements() -> None:
+    """Labelled bars on an axis that starts near the week's lowest level (the cut marked), empty steps said."""
+    data, floor, top = charts.waterfall_frame(WEEK, counts=COUNTS)
+    assert (floor, top) == (19_000_000.0, pytest.approx(24_553_200 + 0.15 * (24_553_200 - 21_515_840)))
+    assert data.select("step", "label", "deals").rows() == [
+        ("Start", "$23.1M", None),
+        ("New", "+$1.4M", 124),
+        ("Pulled in", "$0", None),
+        ("Reopened", "$0", None),
+        ("Increased", "+$47.5k", 16),
+        ("Won", "-$1.2M", 81),
+        ("Lost", "-$1.6M", 120),
+        ("Pushed out", "-$215.4k", 13),
+        ("Removed", "$0", None),
+        ("Decreased", "$0", None),
+        ("End", "$21.5M", None),
+    ]
+    assert data["low"].min() == floor  # the start and end bars are cut at the axis
+    assert data.filter(pl.col("step") == "Lost")["high"][0] - data.filter(pl.col("step") == "Lost")["low"][0] == (
+        pytest.approx(1631220.0)
+    )
+    spec = _spec(charts.waterfall(WEEK, counts=COUNTS))
+    assert spec["title"]["subtitle"] == [  # type: ignore[index]
+        "Axis starts at $19.0M, not zero, so the week's movements show",
+        "No deals pulled in, reopened, removed or decreased",
+    ]
+    layers = spec["layer"]  # type: ignore[index]
+    assert [layer["mark"]["type"] for layer in layers] == ["bar", "text", "point"]  # bars, labels, the cut
+    assert layers[0]["encoding"]["y"]["scale"]["domain"] == [floor, top]
+    assert layers[0]["encoding"]["x"]["sort"] == [
+        "Start",
+        "New|124 deals",
+        "Increased|16 deals",
+        "Won|81 deals",
+        "Lost|120 deals",
+        "Pushed out|13 deals",
+        "End",
+    ]
+
+
+def test_a_waterfall_with_large_movements_starts_at_zero_in_the_data_currency() -> None:
+    big = {**dict.fromkeys(WEEK, 0.0), "start": 100.0, "new": 300.0, "lost": 50.0, "end": 350.0}
+    _, floor, _ = charts.waterfall_frame(big)
+    assert floor == 0.0
+    spec = _spec(charts.waterfall(big, currency="EUR"))
+    assert spec["config"]["locale"]["number"]["currency"] == ["€", ""]  # type: ignore[index]
+    assert spec["title"] == {  # no break to mark on an axis from zero
+        "text": "Open pipeline: what changed",
+        "subtitle": ["No deals pulled in, reopened, increased, won, pushed out, removed or decreased"],
+    }
+
+
+def test_charts_restyle_for_slides_and_presentation(region_frame: pl.DataFrame) -> None:
+    chart = charts.trend_lines(region_frame, segment="region", unit="currency", title="T", zero=False)
+    spec = _spec(charts.restyle(chart, font=16, width=600, height=400))
+    assert (spec["width"], spec["height"], spec["autosize"]) == (600, 400, {"type": "fit", "contains": "padding"})
+    assert spec["config"]["axis"] == {"grid": False, "labelFontSize": 16, "titleFontSize": 16}  # type: ignore[index]
+    assert spec["config"]["legend"]["orient"] == "bottom"  # type: ignore[index]
+    assert spec["encoding"]["y"]["scale"]["zero"] is False  # type: ignore[index]

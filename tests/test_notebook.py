@@ -44,3 +44,56 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert store.names() == ["Weekly pipeline review", "Friday review"]
     with pytest.raises(DataError, match="not a review notebook"):
         Notebook.from_json('{"format": "other"}', "x.json")
+
+
+def test_cells_keep_their_id_when_moved_edited_or_saved(tmp_path: Path) -> None:
+    book = Notebook(
+        "Mine", (Cell("note", "A", text="a", id="a"), Cell("funnel", "B", id="b"), Cell("note", "C", id="c"))
+    )
+    moved = book.move(0, 1).move(1, 1)
+    assert [(c.id, c.title, c.text) for c in moved.cells] == [("b", "B", ""), ("c", "C", ""), ("a", "A", "a")]
+    edited = moved.update(moved.index("c"), Cell("note", "C2", text="new"))
+    assert edited.cells[1] == Cell("note", "C2", text="new", id="c")  # the id stays with the position edited
+    assert edited.remove(edited.index("b")).cells == (edited.cells[1], edited.cells[2])
+    added = edited.add(Cell("waterfall", "D"))
+    assert added.cells[:3] == edited.cells and added.cells[3].id not in {"a", "b", "c"}
+    with pytest.raises(DataError, match="no cell 'zzz' in notebook 'Mine'"):
+        book.index("zzz")
+    store = NotebookStore(tmp_path)
+    store.save(added)
+    assert store.load("Mine") == added
+
+
+def test_a_notebook_saved_before_cells_had_ids_gets_them() -> None:
+    old = (
+        '{"format": "kpi-workbench-notebook/1", "name": "Old", "cells": ['
+        '{"kind": "note", "title": "A", "text": "a"}, {"kind": "note", "title": "A", "text": "a"}, '
+        '{"kind": "funnel", "title": "B", "id": ""}]}'
+    )
+    book = Notebook.from_json(old)
+    ids = [c.id for c in book.cells]
+    assert len(set(ids)) == 3 and all(len(i) == 8 for i in ids)  # generated, and distinct for equal cells
+    assert [(c.kind, c.title, c.text) for c in book.cells] == [
+        ("note", "A", "a"),
+        ("note", "A", "a"),
+        ("funnel", "B", ""),
+    ]
+    again = Notebook.from_json(book.to_json())
+    assert again == book  # saved with them, the same ids next time
+
+
+def test_a_copied_cell_gets_its_own_id() -> None:
+    cell = Cell("note", "A", id="same")
+    book = Notebook("Copies", (cell, cell))
+    assert book.cells[0].id == "same" and book.cells[1].id != "same"
+    assert WEEKLY_REVIEW.index("what-changed") == 2
+    assert [c.id for c in WEEKLY_REVIEW.cells] == [
+        "this-week",
+        "where-we-stand",
+        "what-changed",
+        "funnel",
+        "stalled",
+        "by-region",
+        "forecast",
+        "actions",
+    ]

@@ -1,21 +1,34 @@
-"""The weekly review: cells on the newest snapshot, presentation mode, and the PPTX meeting pack."""
+"""The weekly review: cells on the newest snapshot, edit forms that follow their cell, presentation mode, and the
+meeting pack (PPTX and PDF) checked for what a VP would see: formatted numbers, slides that fit, Unicode text."""
 
 from __future__ import annotations
 
 import io
+import re
+import zipfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import kpi_core as K
-from kpi_core.notebook import WEEKLY_REVIEW
-from kpi_core.snapshots import SnapshotStore
+from kpi_core import cli
+from kpi_core import periods as P
+from kpi_core.formatting import format_delta, format_value, screen_format
+from kpi_core.notebook import WEEKLY_REVIEW, Cell, Notebook
+from kpi_core.snapshots import SnapshotStore, sample_home
 from sample_data import load_sample
 from sample_data.history import seed_store
 from tests.conftest import ROOT
 from tests.test_app import _isolated  # noqa: F401  (the same isolation: caches, profiles, pages folder)
-from ui import review
+from ui import deck, review
+
+UNICODE = "Zürich – 東京 – Łódź ✓ €"
+GREEK, CYRILLIC = "Καλημέρα κόσμε", "Привет, мир"
+EMU = 914400
 
 
 @pytest.fixture
@@ -25,18 +38,32 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="module")
-def history() -> review.ReviewData:
-    import tempfile
-
-    store = SnapshotStore(Path(tempfile.mkdtemp()))
+def store(tmp_path_factory: pytest.TempPathFactory) -> SnapshotStore:
+    store = SnapshotStore(tmp_path_factory.mktemp("history"))
     seed_store(store, load_sample())
-    snapshots = store.list()
-    history = tuple(K.Dataset.prepare(store.load(s.id)[1], as_of=s.as_of) for s in snapshots)
-    return review.ReviewData(history[-1], snapshots[-1].name, history[-2], snapshots[-2].name, history)
+    return store
 
 
-def test_every_default_cell_runs(history: review.ReviewData) -> None:
-    results = [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
+@pytest.fixture(scope="module")
+def history(store: SnapshotStore) -> review.ReviewData:
+    """The sample company's last week, loaded as the page and the CLI load it."""
+    ordered = [s.id for s in store.list()]
+    data, refused = review.load_review(store, ordered, len(ordered) - 1, company="Sample company")
+    assert refused is None
+    return data
+
+
+@pytest.fixture(scope="module")
+def results(history: review.ReviewData) -> list[review.CellResult]:
+    return [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
+
+
+@pytest.fixture(scope="module")
+def deck_bytes(history: review.ReviewData, results: list[review.CellResult]) -> bytes:
+    return review.pptx(WEEKLY_REVIEW.name, results, history.quality_note, history.latest.as_of, data=history)
+
+
+def test_every_default_cell_runs(results: list[review.CellResult]) -> None:
     kinds = [(r.kind, r.chart is not None, r.table is not None and r.table.height > 0) for r in results]
     assert kinds == [
         ("note", False, False),
@@ -48,63 +75,609 @@ def test_every_default_cell_runs(history: review.ReviewData) -> None:
         ("forecast", True, True),
         ("note", False, False),
     ]
+    assert [r.cell_id for r in results] == [c.id for c in WEEKLY_REVIEW.cells]
     waterfall = results[2]
-    assert [m[0] for m in waterfall.metrics] == ["Start", "End"]
-    assert "Sample company 2026-11-13 to Sample company 2026-11-20" in waterfall.note
-    assert waterfall.details is not None and set(waterfall.details["category"]) >= {"won", "lost", "new"}
-    assert "pushes" in waterfall.details.columns and waterfall.details["pushes"].max() >= 1
+    assert [m.label for m in waterfall.metrics] == ["Start", "End"]
+    assert waterfall.note == "Sample company 2026-11-13 to Sample company 2026-11-20, open pipeline closing in 2026-Q4"
+    assert waterfall.table is not None and waterfall.table.columns == ["What happened", "Deal", "Owner", "Amount"]
+    assert waterfall.details is not None and {"Won", "Lost", "New"} <= set(waterfall.details.frame["What happened"])
+    assert waterfall.details.columns[:6] == ["Deal id", "What happened", "Deal", "Owner", "Before", "Now"]
+    assert waterfall.details.frame["Times pushed"].max() >= 1
     forecast = results[6]
-    assert [m[0] for m in forecast.metrics] == ["Accuracy, 2026-10", "Forecast at the start", "Won"]
-    assert forecast.table is not None and forecast.table["period"].to_list() == ["2026-09", "2026-10"]
+    assert [m.label for m in forecast.metrics] == ["Accuracy, 2026-10", "Forecast at the start", "Won"]
+    assert forecast.table is not None and forecast.table.frame["Period"].to_list() == ["2026-09", "2026-10"]
+    assert forecast.table.cells() == [
+        ["2026-09", "28 Aug 2026", "$7,765,857", "$7,187,190", "91.9%"],
+        ["2026-10", "25 Sep 2026", "$4,851,558", "$4,725,290", "97.3%"],
+    ]
 
 
-def test_the_meeting_pack_opens_in_python_pptx(history: review.ReviewData) -> None:
+def test_scorecard_cards_keep_the_kpi_order_and_colour_deltas_by_direction(
+    history: review.ReviewData, results: list[review.CellResult]
+) -> None:
+    cell = WEEKLY_REVIEW.cells[1]
+    period = P.make(history.latest.as_of, "quarter")
+    frame = K.report(history.latest, list(cell.kpis), grain="quarter", periods=[period]).frame
+    rows = {r["kpi"]: r for r in frame.filter(pl.col("stage").is_null()).iter_rows(named=True)}
+    expected = []
+    for kpi_id in cell.kpis:  # the order the cell asked for, not the registry's
+        kpi, row = K.get(kpi_id), rows[kpi_id]
+        delta = None if kpi_id in ("pipeline_coverage", "weighted_pipeline") else row["delta"]  # open pipeline
+        expected.append(
+            (
+                kpi.label,
+                format_value(row["value"], kpi.unit, compact=True),
+                format_delta(delta, kpi.unit),
+                "neutral" if delta is None else "good" if (delta > 0) == (kpi.direction == "up") else "bad",
+            )
+        )
+    assert [(m.label, m.value, m.delta, m.tone) for m in results[1].metrics] == expected
+    assert [m.status for m in results[1].metrics] == [None, "on track", "on track", None, None, None]
+    assert [m.compared for m in results[1].metrics] == [
+        "vs 2026-Q3",
+        "vs 2026-Q3",
+        "no comparison yet (history since 28 Aug)",  # Q3 at the same point is before the kept history
+        "no comparison yet (history since 28 Aug)",
+        "vs 2026-Q3",
+        "vs 2026-Q3",
+    ]
+    assert [len(m.spark) for m in results[1].metrics] == [8, 8, 0, 0, 8, 8]
+    assert expected[-1][3] == "bad" and expected[0][3] == "good"  # fewer new opportunities: red; more revenue: green
+
+
+def test_the_review_target_status_is_the_scorecard_tiles(history: review.ReviewData) -> None:
+    from ui import tiles
+
+    for kpi_id in ("quota_attainment", "pipeline_coverage", "win_rate"):
+        for value in (None, 0.0, 0.5, 0.86, 1.0, 1.9, 2.0, 2.9, 3.0, 12.0):
+            for elapsed in (0.25, 0.9, 1.0):
+                assert review.target_status(kpi_id, value, elapsed) == tiles.target_status(kpi_id, value, elapsed)
+
+
+def _sprintf(fmt: str, value: float) -> str:
+    """What sprintf-js (the screen table's formatter) prints for the printf formats screen_format makes."""
+    match = re.fullmatch(r"(?P<pre>[^%]*)%(?P<comma>,?)\.(?P<digits>\d)f(?P<post>.*)", fmt)
+    assert match, fmt
+    number = f"{abs(value):{',' if match['comma'] else ''}.{match['digits']}f}"
+    return match["pre"] + ("-" if value < 0 else "") + number + match["post"].replace("%%", "%")
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR", "CHF"])
+@pytest.mark.parametrize(
+    ("unit", "values"),
+    [
+        ("currency", [0.0, 128380.0, 7765857.4, 1234567890.0]),
+        ("percent", [0.0, 0.91948, 0.0005, 1.25]),
+        ("days", [0.0, 12.35, 1234.5]),
+        ("hours", [0.4, 36.0]),
+        ("ratio", [0.5, 10.130774]),
+        ("count", [0.0, 462.0, 12345.0]),
+        ("currency_per_day", [1234.6, 99.0]),
+    ],
+)
+def test_screen_tables_show_what_the_slides_show(currency: str, unit: str, values: list[float]) -> None:
+    """The screen's column format (a printf string, percent shown x100) prints the slides' text."""
+    table = review.Table(pl.DataFrame({"x": values}), {"x": unit}, currency)
+    screen = table.screen()["x"].to_list()
+    assert [_sprintf(screen_format(unit, currency) or "", v) for v in screen] == [row[0] for row in table.cells()]
+
+
+def test_a_table_downloads_as_xlsx_with_numbers_and_formats(results: list[review.CellResult]) -> None:
+    from kpi_core.export import to_xlsx
+
+    table = results[6].table
+    assert table is not None
+    data = to_xlsx(table.frame, units=table.units, currency=table.currency)
+    read = pl.read_excel(io.BytesIO(data))
+    assert read.columns == ["Period", "Forecast made", "Forecast", "Won", "Accuracy"]
+    assert read["Accuracy"].to_list() == pytest.approx(table.frame["Accuracy"].to_list())  # numbers, not text
+    styles = zipfile.ZipFile(io.BytesIO(data)).read("xl/styles.xml").decode()
+    formats = sorted(set(re.findall(r'formatCode="([^"]+)"', styles)))
+    assert formats == ["&quot;$&quot;#,##0", "0.0%", "d mmm yyyy"]
+
+
+# --- the deck ---
+
+
+def _deck(data: bytes) -> Any:
     from pptx import Presentation
-    from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-    results = [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
-    deck = Presentation(
-        io.BytesIO(review.pptx("Weekly pipeline review", results, history.quality_note, history.latest.as_of))
+    return Presentation(io.BytesIO(data))
+
+
+def _texts(slide: Any) -> list[str]:
+    out = []
+    for shape in slide.shapes:
+        if shape.has_text_frame:
+            out += [p.text for p in shape.text_frame.paragraphs]
+        if getattr(shape, "has_table", False) and shape.has_table:
+            out += [cell.text for row in shape.table.rows for cell in row.cells]
+    return out
+
+
+def _shape(slide: Any, name: str) -> list[Any]:
+    return [s for s in slide.shapes if s.name == name]
+
+
+def _box(shape: Any) -> tuple[float, float, float, float]:
+    return shape.left / EMU, shape.top / EMU, (shape.left + shape.width) / EMU, (shape.top + shape.height) / EMU
+
+
+def test_the_deck_is_16_9_with_a_title_slide_and_a_slide_per_cell(deck_bytes: bytes) -> None:
+    pack = _deck(deck_bytes)
+    assert (round(pack.slide_width / EMU, 3), round(pack.slide_height / EMU, 3)) == (13.333, 7.5)  # 16:9
+    slides = list(pack.slides)
+    titles = [_shape(s, "title")[0].text_frame.text for s in slides]
+    assert titles == [
+        "Weekly pipeline review",
+        *[c.title for c in WEEKLY_REVIEW.cells],
+        "Appendix: What changed since last week",
+        "Appendix: What changed since last week",
+        "Appendix: Stalled deals to unblock",
+        "Appendix: Stalled deals to unblock",
+    ]
+    cover = {s.name: s.text_frame.text for s in slides[0].shapes if s.has_text_frame and s.text_frame.text}
+    assert cover == {
+        "company": "Sample company",
+        "title": "Weekly pipeline review",
+        "week": "Week 47, 2026 · as of Friday 20 November 2026",
+        "source": "Data: Sample company 2026-11-20, compared with Sample company 2026-11-13 (13 weekly snapshots kept)",
+        "quality": "No data-quality warnings",
+    }
+    pages = [_shape(s, "page")[0].text_frame.text for s in slides[1:]]
+    assert pages == [f"{n} / {len(slides)}" for n in range(2, len(slides) + 1)]
+    footers = {_shape(s, "footnote")[0].text_frame.text for s in slides[1:]}
+    assert footers == {"Data as of 20 Nov 2026 (Sample company 2026-11-20); no data-quality warnings"}
+
+
+def _check_layout(data: bytes) -> None:
+    """Nothing leaves a slide; nothing overlaps (but a card holds its texts); every line fits its box's width
+    (measured with the deck's font) and a box is as tall as its lines; a table ends above the footer, with rows
+    of one height and cells whose text fits (nothing wraps)."""
+    pack = _deck(data)
+    width, height = pack.slide_width / EMU, pack.slide_height / EMU
+    measure = deck.Measure.for_pptx()
+    for number, slide in enumerate(pack.slides, start=1):
+        boxes = [(s.name, _box(s)) for s in slide.shapes]
+        outside = [(n, b) for n, b in boxes if b[0] < 0 or b[1] < 0 or b[2] > width + 1e-6 or b[3] > height + 1e-6]
+        assert outside == [], number
+        clashes = []
+        for i, (a, (ax0, ay0, ax1, ay1)) in enumerate(boxes):
+            for b, (bx0, by0, bx1, by1) in boxes[i + 1 :]:
+                overlap = min(ax1, bx1) - max(ax0, bx0) > 1e-3 and min(ay1, by1) - max(ay0, by0) > 1e-3
+                contained = (ax0 <= bx0 and ay0 <= by0 and bx1 <= ax1 + 1e-6 and by1 <= ay1 + 1e-6) or (
+                    bx0 <= ax0 and by0 <= ay0 and ax1 <= bx1 + 1e-6 and ay1 <= by1 + 1e-6
+                )
+                if overlap and not contained:
+                    clashes.append((a, b))
+        assert clashes == [], (number, clashes)
+        rule = _shape(slide, "rule")
+        for shape in slide.shapes:
+            if shape.has_text_frame and shape.text_frame.text:
+                paragraphs = shape.text_frame.paragraphs
+                size = paragraphs[0].runs[0].font.size.pt
+                bold = bool(paragraphs[0].runs[0].font.bold)
+                assert shape.height / EMU >= deck.line_height(size) * len(paragraphs) - 1e-3, (number, shape.name)
+                for p in paragraphs:
+                    assert measure.width(p.text, size, bold) <= shape.width / EMU + 1e-3, (number, p.text)
+            if shape.has_table:
+                table = shape.table
+                heights = {row.height for row in table.rows}
+                assert len(heights) == 1 and shape.height == sum(row.height for row in table.rows)
+                assert rule and shape.top + shape.height <= rule[0].top, number  # above the footer
+                for row in table.rows:
+                    for j, cell in enumerate(row.cells):
+                        run = cell.text_frame.paragraphs[0].runs[0]
+                        room = table.columns[j].width / EMU - 2 * deck.CELL_PAD
+                        assert measure.width(cell.text, run.font.size.pt, bool(run.font.bold)) <= room, cell.text
+
+
+def test_the_sample_pack_fits_its_slides(deck_bytes: bytes) -> None:
+    _check_layout(deck_bytes)
+
+
+def test_a_crowded_pack_still_fits(history: review.ReviewData) -> None:
+    """Twelve KPIs, a long title and commentary, 40 reps in a table, a forecast by region: still nothing off a
+    slide, nothing over anything, every table in its budget."""
+    long = "A very long title for a cell that someone typed without thinking about the width of a slide at all"
+    commentary = " ".join(["The pipeline moved a lot this week and we need to talk about why."] * 8)
+    per_stage = {"stage_conversion", "time_in_stage_days"}
+    kpis = [k.id for k in K.REGISTRY if k.id not in per_stage and not K.availability(history.latest, [k.id])][:12]
+    book = Notebook(
+        "Crowded",
+        (
+            Cell("scorecard", long, kpis=tuple(kpis), text=commentary, id="s"),
+            Cell(
+                "segment_chart", "Win rate by owner", kpis=("win_rate",), dimension="owner", text="Two lines.\nOf text."
+            ),
+            Cell("forecast", "Forecast by region", grain="month", dimension="region", id="f"),
+            Cell("waterfall", "What changed", text=commentary, id="w"),
+            Cell("stalled", "Stalled", period="2026", grain="year", id="t"),
+            Cell("note", long, text=commentary * 3, id="n"),
+        ),
     )
-    slides = list(deck.slides)
-    assert len(slides) == len(WEEKLY_REVIEW.cells) + 1  # a cover, then one slide per cell
-    titles = [s.shapes[0].text_frame.text for s in slides[1:]]
-    assert titles == [c.title for c in WEEKLY_REVIEW.cells]
-    pictures = [sum(sh.shape_type == MSO_SHAPE_TYPE.PICTURE for sh in s.shapes) for s in slides[1:]]
-    assert pictures == [0, 0, 1, 1, 0, 1, 1, 0]
-    tables = [sum(sh.has_table for sh in s.shapes) for s in slides[1:]]
-    assert tables == [0, 0, 1, 0, 1, 1, 1, 0]
-    footers = [s.shapes[-1].text_frame.text for s in slides[1:]]
-    assert all("Data as of 20 Nov 2026" in f for f in footers)
+    results = [review.run_cell(cell, history) for cell in book.cells]
+    assert [m.label for m in results[0].metrics] == [K.get(k).label for k in kpis] and len(kpis) == 12
+    assert results[1].table is not None and results[1].table.height == 40
+    data = review.pptx(long, results, history.quality_note, history.latest.as_of, data=history)
+    _check_layout(data)
+    titles = [_shape(s, "title")[0].text_frame.text for s in _deck(data).slides]
+    assert all(t.endswith("…") for t in (titles[0], titles[1], titles[6]))  # shortened, never wrapped off
 
 
-def test_review_page_seeds_history_edits_and_presents(home: Path) -> None:
+def test_numbers_are_formatted_and_equal_the_screen(deck_bytes: bytes, results: list[review.CellResult]) -> None:
+    pack = _deck(deck_bytes)
+    slides = list(pack.slides)
+    everything = [t for s in slides for t in _texts(s)] + [s.notes_slide.notes_text_frame.text for s in slides]
+    assert [t for t in everything if re.search(r"\b(None|nan|NaN|inf|null)\b", t)] == []
+    # the scorecard's cards: each value under its label, as on screen; percent ends in %, money has its symbol
+    cards = slides[2]
+    labels = [s.text_frame.text for s in _shape(cards, "label")]
+    values = [s.text_frame.text for s in _shape(cards, "value")]
+    assert list(zip(labels, values, strict=True)) == [(m.label, m.value) for m in results[1].metrics]
+    for metric in results[1].metrics:
+        unit = next(k.unit for k in K.REGISTRY if k.label == metric.label)
+        if unit == "percent":
+            assert metric.value.endswith("%") and (not metric.delta or metric.delta.endswith(" pp"))
+        if unit == "currency":
+            assert metric.value.startswith("$") and (not metric.delta or metric.delta[1] == "$")
+    deltas = [
+        (s.text_frame.text, str(s.text_frame.paragraphs[0].runs[0].font.color.rgb)) for s in _shape(cards, "delta")
+    ]
+    assert deltas == [
+        (m.delta, deck.TONES[m.tone]) for m in results[1].metrics if m.delta
+    ]  # green when good, red when bad
+    assert [s.text_frame.text for s in _shape(cards, "status")] == ["● On track", "● On track"]
+    assert len(_shape(cards, "sparkline")) == 4
+    # tables: the screen table's first rows, cell for cell (numbers whole; long names shortened with an ellipsis)
+    for slide, result in ((slides[3], results[2]), (slides[5], results[4]), (slides[7], results[6])):
+        table = next(s for s in slide.shapes if s.has_table).table
+        shown = [[c.text for c in row.cells] for row in table.rows]
+        assert result.table is not None and shown[0] == result.table.columns
+        for got, want in zip(shown[1:], result.table.cells(), strict=False):
+            for g, w, unit in zip(got, want, [result.table.unit(c) for c in result.table.columns], strict=True):
+                assert g == w if unit != "text" else (g == w or (g.endswith("…") and w.startswith(g[:-1]))), (g, w)
+            for g, unit in zip(got, [result.table.unit(c) for c in result.table.columns], strict=True):
+                assert unit != "currency" or g.startswith("$") or g == "—"
+                assert unit != "percent" or g.endswith("%")
+    assert any(c.endswith("…") for c in _texts(slides[3])), "long deal names are shortened"
+
+
+def test_rows_that_do_not_fit_go_to_the_appendix(deck_bytes: bytes, results: list[review.CellResult]) -> None:
+    slides = list(_deck(deck_bytes).slides)
+    stalled = slides[5]
+    shown = len(next(s for s in stalled.shapes if s.has_table).table.rows) - 1
+    more = _shape(stalled, "more")[0].text_frame.text
+    total = results[4].table.height  # type: ignore[union-attr]
+    assert more == f"and {total - shown:,} more deals: the next 32 in the appendix (slides 12–13), all in the download"
+    first, second = slides[11], slides[12]
+    assert _shape(first, "subtitle")[0].text_frame.text == f"Deals {shown + 1}–{shown + 16} of {total}"
+    appendix_rows = [[c.text for c in row.cells] for row in next(s for s in first.shapes if s.has_table).table.rows]
+    assert [r[3] for r in appendix_rows[1:]] == [r[3] for r in results[4].table.cells()[shown : shown + 16]]  # type: ignore[union-attr]
+    assert _shape(second, "more")[0].text_frame.text == (
+        f"and {total - shown - 32:,} more deals: every row is in the table's download on the Weekly review page"
+    )
+
+
+def test_speaker_notes_hold_commentary_definitions_and_data_quality(history: review.ReviewData) -> None:
+    book = Notebook(
+        "Mine",
+        (
+            Cell("waterfall", "What changed", text="Two big losses in EMEA.\nCall them back.", id="w"),
+            Cell("scorecard", "Numbers", kpis=("win_rate", "won_revenue"), text="Win rate is up.", id="s"),
+        ),
+    )
+    results = [review.run_cell(cell, history) for cell in book.cells]
+    assert [r.text for r in results] == ["Two big losses in EMEA.\nCall them back.", "Win rate is up."]
+    assert [m.label for m in results[1].metrics] == ["Win rate (count)", "Total revenue (won)"]
+    slides = list(_deck(review.pptx("Mine", results, history.quality_note, history.latest.as_of)).slides)
+    assert [_shape(s, "commentary-text")[0].text_frame.text for s in slides[1:3]] == [
+        "Two big losses in EMEA.\nCall them back.",
+        "Win rate is up.",
+    ]
+    notes = slides[2].notes_slide.notes_text_frame.text
+    win_rate = K.get("win_rate")
+    assert notes == "\n\n".join(
+        [
+            "Numbers",
+            "Win rate is up.",
+            "2026-Q4 (to date), compared with 2026-Q3 at the same point",
+            "Definitions:\n"
+            f"- {win_rate.label}: {win_rate.meaning} Formula: {win_rate.formula}.\n"
+            f"- {review.definition('won_revenue')}",
+            "Data quality: Data as of 20 Nov 2026 (Sample company 2026-11-20); no data-quality warnings.",
+        ]
+    )
+    assert "Call them back." in slides[1].notes_slide.notes_text_frame.text
+    assert review.WATERFALL_DEFINITION in slides[1].notes_slide.notes_text_frame.text
+
+
+def test_a_cell_that_cannot_run_says_why_on_its_slide(history: review.ReviewData) -> None:
+    alone = replace(history, previous=None, previous_label=None)
+    result = review.run_cell(Cell("waterfall", "What changed", id="w"), alone)
+    assert result.empty and result.note.startswith("What changed needs two snapshots")
+    slide = list(_deck(review.pptx("x", [result], "footnote", history.latest.as_of)).slides)[1]
+    assert " ".join(p.text for p in _shape(slide, "body")[0].text_frame.paragraphs).startswith(
+        "What changed needs two snapshots"
+    )
+
+
+# --- the PDF ---
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+@pytest.fixture
+def unicode_results(history: review.ReviewData) -> list[review.CellResult]:
+    book = Notebook(
+        "Ünïcode",
+        (
+            Cell("note", UNICODE, text=f"{UNICODE}\n{GREEK}\n{CYRILLIC}", id="u"),
+            Cell("stalled", "Stalled", text=f"{GREEK} · {CYRILLIC}", id="s"),
+        ),
+    )
+    return [review.run_cell(cell, history) for cell in book.cells]
+
+
+def test_the_pdf_embeds_a_unicode_font(history: review.ReviewData, unicode_results: list[review.CellResult]) -> None:
+    fonts = deck.PdfFonts.find()
+    if fonts.regular is None:
+        pytest.skip("DejaVu Sans is not installed (Debian: fonts-dejavu-core; .ci/run installs it)")
+    data = review.pdf("Ünïcode pack", unicode_results, history.quality_note, history.latest.as_of, data=history)
+    assert b"/FontFile2" in data and b"DejaVuSans" in data  # embedded, not a core font
+    text = _pdf_text(data)
+    for sample in ("Zürich", "Łódź", "✓", "€", GREEK, CYRILLIC, "Ünïcode pack", "Sample company"):
+        assert sample in text, sample
+    if fonts.cjk is not None:
+        assert UNICODE in text
+    else:  # no Noto CJK font here: the PDF says so instead of printing question marks
+        assert "Zürich – □□ – Łódź ✓ €" in text  # the rest of the line intact, no question marks
+        assert "2 CJK character(s) are shown as □: no Noto CJK font is installed" in text.replace("\n", " ")
+    assert "$135,860" in text  # the stalled table's first amount, with its symbol
+
+
+def test_cjk_text_uses_a_cjk_font_when_one_is_installed(
+    monkeypatch: pytest.MonkeyPatch, history: review.ReviewData, unicode_results: list[review.CellResult]
+) -> None:
+    """With a CJK font (Debian's Noto CJK; on a machine without it, any installed CJK font stands in) the
+    characters round-trip."""
+    candidates = [*deck.CJK_FONTS, "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"]
+    found = [c for c in candidates if Path(c).exists()]
+    if not found or deck.PdfFonts.find().regular is None:
+        pytest.skip("no CJK font on this machine")
+    monkeypatch.setattr(deck, "CJK_FONTS", (found[0],))
+    deck._coverage.cache_clear()
+    data = review.pdf("CJK", unicode_results, history.quality_note, history.latest.as_of)
+    text = _pdf_text(data)
+    assert UNICODE in text and "□" not in text
+
+
+def test_without_dejavu_the_pdf_falls_back_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    history: review.ReviewData,
+    unicode_results: list[review.CellResult],
+) -> None:
+    monkeypatch.setattr(deck, "DEJAVU", tmp_path)
+    monkeypatch.setattr(deck, "CJK_FONTS", ())
+    deck._coverage.cache_clear()
+    data = review.pdf("Fallback", unicode_results, history.quality_note, history.latest.as_of)
+    text = _pdf_text(data).replace("\n", " ")
+    assert "This PDF uses the core Helvetica font (Latin-1 only): install DejaVu Sans" in text
+    assert "Z?rich" not in text and "Zürich" in text and "?ód?" in text  # Latin-1 kept, the rest marked
+
+
+def test_the_pdf_has_the_decks_pages_and_charts(
+    history: review.ReviewData, results: list[review.CellResult], deck_bytes: bytes
+) -> None:
+    from pypdf import PdfReader
+
+    document = review.pdf("Weekly pipeline review", results, history.quality_note, history.latest.as_of, data=history)
+    pages = PdfReader(io.BytesIO(document)).pages
+    assert len(pages) == len(_deck(deck_bytes).slides)
+    assert {(round(float(p.mediabox.width)), round(float(p.mediabox.height))) for p in pages} == {(960, 540)}  # 16:9
+    assert len(re.findall(rb"/Subtype /Image", document)) == sum(r.chart is not None for r in results)
+    text = _pdf_text(document)
+    for metric in results[1].metrics:
+        assert metric.value in text
+    assert "and 452 more deals" in text
+
+
+# --- the page ---
+
+
+def _cell_inputs(at: AppTest, cell_id: str) -> dict[str, object]:
+    generation = at.session_state["review_generation"]
+    key = f"{generation}_{cell_id}"
+    return {
+        "title": at.text_input(key=f"title_{key}").value,
+        "kpis": list(at.multiselect(key=f"kpis_{key}").value),
+        "text": at.text_area(key=f"text_{key}").value,
+    }
+
+
+def _book(at: AppTest) -> Notebook:
+    return Notebook.from_json(at.session_state["review_book"])
+
+
+def test_edit_forms_follow_their_cell(home: Path) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/review.py").run()  # no data of the team's yet: the sample company's own history
+    at.switch_page("pages/review.py").run()
     assert not at.exception
-    assert any("sample company's thirteen weekly exports" in c.value for c in at.caption)
     assert [s.value for s in at.subheader] == [c.title for c in WEEKLY_REVIEW.cells]
-    assert len(SnapshotStore(home / "sample-company").list()) == 13 and SnapshotStore(home).list() == []
-    at.button(key="down_0").click().run()
+    before = {c.id: c for c in _book(at).cells}
+    at.button(key="down_this-week").click().run()
+    assert [c.id for c in _book(at).cells][:2] == ["where-we-stand", "this-week"]
     assert [s.value for s in at.subheader][:2] == ["Where we stand", "This week"]
-    at.button(key="remove_7").click().run()
-    assert len(at.subheader) == len(WEEKLY_REVIEW.cells) - 1
+    assert _cell_inputs(at, "this-week") == {
+        "title": "This week",
+        "kpis": [],
+        "text": "What moved in the pipeline since last week, and what we do about it.",
+    }
+    assert _cell_inputs(at, "where-we-stand") == {
+        "title": "Where we stand",
+        "kpis": list(WEEKLY_REVIEW.cells[1].kpis),
+        "text": "",
+    }
+    # Apply with nothing changed changes nothing
+    at.button(key="apply_this-week").click().run()
+    assert {c.id: c for c in _book(at).cells} == before
+    # an edit changes its own cell only, and the KPI order chosen is kept
+    generation = at.session_state["review_generation"]
+    at.text_input(key=f"title_{generation}_where-we-stand").set_value("Where we stand now")
+    at.multiselect(key=f"kpis_{generation}_where-we-stand").set_value(["win_rate", "won_revenue"])
+    at.text_area(key=f"text_{generation}_where-we-stand").set_value("Win rate up again.")
+    at.button(key="apply_where-we-stand").click().run()
+    after = {c.id: c for c in _book(at).cells}
+    assert after["where-we-stand"] == replace(
+        before["where-we-stand"],
+        title="Where we stand now",
+        kpis=("win_rate", "won_revenue"),
+        text="Win rate up again.",
+    )
+    assert {k: v for k, v in after.items() if k != "where-we-stand"} == {
+        k: v for k, v in before.items() if k != "where-we-stand"
+    }
+    assert [m.label for m in at.metric][:2] == ["Win rate (count)", "Total revenue (won)"]
+    assert any(i.value == "Win rate up again." for i in at.info)  # the commentary, on screen
+    # removing and adding cells leaves the others as they were
+    at.button(key="remove_stalled").click().run()
+    at.selectbox(key="new_kind").set_value("note").run()
+    at.button(key="add_cell").click().run()
+    cells = _book(at).cells
+    assert [c.id for c in cells][:-1] == [i for i in after if i != "stalled"]
+    assert {c.id: c for c in cells[:-1]} == {k: v for k, v in after.items() if k != "stalled"}
+    assert cells[-1].kind == "note" and cells[-1].id not in after
+    assert _cell_inputs(at, "actions")["title"] == "Actions"
+
+
+def test_the_screen_shows_what_the_slides_show(home: Path, results: list[review.CellResult]) -> None:
+    """The page's numbers are the pack's strings: metrics as they are, tables through their column formats."""
+    import json
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/review.py").run()
+    assert [(m.label, m.value) for m in at.metric] == [(m.label, m.value) for r in results for m in r.metrics]
+    tables = [r.table for r in results if r.table is not None]
+    frames = list(at.main.dataframe)[: len(tables) + 1]  # the waterfall's deals behind each bar come second
+    for table, shown in zip(tables, [frames[0], *frames[2:]], strict=True):
+        config = json.loads(shown.proto.columns)
+        screen = []
+        for j, column in enumerate(table.columns):
+            kind = config.get(column, {}).get("type_config", {})
+            values = shown.value[column].to_list()
+            if kind.get("type") == "number":
+                screen.append([_sprintf(kind["format"], v) if v == v else "—" for v in values])
+            elif kind.get("type") == "date":
+                assert kind["format"] == "D MMM YYYY"
+                screen.append([row[j] for row in table.cells()])  # formatted in the browser (see the slides' test)
+            else:
+                screen.append(["—" if v is None else str(v) for v in values])
+        assert [list(row) for row in zip(*screen, strict=True)] == table.cells()
+
+
+def test_another_notebook_gets_fresh_forms(home: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/review.py").run()
+    generation = at.session_state["review_generation"]
+    at.text_input(key=f"title_{generation}_actions").set_value("Next steps")
+    at.button(key="apply_actions").click().run()
     at.text_input(key="save_name").set_value("Friday review").run()
     at.button(key="save_book").click().run()
     assert (home / "notebooks" / "friday-review.json").exists()
+    saved = Notebook.from_json((home / "notebooks" / "friday-review.json").read_text())
+    assert [c.id for c in saved.cells] == [c.id for c in WEEKLY_REVIEW.cells]  # ids are saved with the cells
+    # the shipped notebook again: its own values, although its cells have the same ids
+    at.selectbox(key="review_notebook").set_value("Weekly pipeline review").run()
+    at.selectbox(key="review_notebook").set_value("Friday review").run()
+    assert at.session_state["review_generation"] > generation
+    assert _cell_inputs(at, "actions")["title"] == "Next steps"
+    # a half-typed edit in one notebook does not show up in another's form
+    generation = at.session_state["review_generation"]
+    at.text_input(key=f"title_{generation}_actions").set_value("typed, not applied").run()
+    at.selectbox(key="review_notebook").set_value("Weekly pipeline review").run()
+    assert _cell_inputs(at, "actions")["title"] == "Actions"
+
+
+def test_presentation_mode(home: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/review.py").run()
     at.button(key="present").click().run()
-    assert at.query_params["present"] == ["1"] or at.query_params["present"] == "1"
-    assert next(m.value for m in at.markdown) == "# Where we stand"
-    assert not at.text_input  # no editing controls while presenting
+    assert at.query_params["present"] in (["1"], "1")
+    html = [h.proto.body for h in at.get("html")]
+    assert '<p class="present-title">This week</p>' in html
+    assert any('class="present-body"' in h and "What moved in the pipeline" in h for h in html)
+    assert not at.main.text_input and not at.main.multiselect  # no editing controls while presenting
     at.button(key="next").click().run()
-    assert next(m.value for m in at.markdown) == "# This week"
+    html = [h.proto.body for h in at.get("html")]
+    assert '<p class="present-title">Where we stand</p>' in html
+    cards = next(h for h in html if 'class="present-cards"' in h)
+    assert [re.sub(r"<[^>]+>", "", v) for v in re.findall(r'<div class="value">(.*?)</div>', cards)] == [
+        "$7.6M",
+        "78.2%",
+        "10.13x",
+        "$8.1M",
+        "37.8%",
+        "1,550",
+    ]
+    assert 'style="color: #C24A00">-466</span>' in cards  # fewer new opportunities: bad news, in red
+    at.button(key="exit_present").click().run()
+    assert "present" not in at.query_params
+    assert [s.value for s in at.subheader][:1] == ["This week"]
 
 
-def test_the_meeting_pack_as_pdf(history: review.ReviewData) -> None:
-    import re
+def test_present_affects_only_the_review_page(home: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception
+    assert "present" not in at.query_params  # the scorecard drops it: its navigation stays
+    assert [t.value for t in at.title] == ["Scorecard"]
 
-    results = [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
-    document = review.pdf("Weekly pipeline review", results, history.quality_note, history.latest.as_of)
-    assert document.startswith(b"%PDF-")
-    assert len(re.findall(rb"/Type /Page\b(?!s)", document)) == len(WEEKLY_REVIEW.cells) + 1
-    assert len(re.findall(rb"/Subtype /Image", document)) == sum(r.chart is not None for r in results)
+
+# --- the command ---
+
+
+def _slide_texts(data: bytes) -> list[list[str]]:
+    return [_texts(s) for s in _deck(data).slides]
+
+
+def test_the_pack_command(home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "pack.pptx"
+    assert cli.main(["pack", "--format", "pptx", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: no snapshots kept in {home} yet: keep each week's export as a snapshot (python -m kpi_core "
+        "snapshots save EXPORT.csv, or 'Keep as the snapshot' on the Data page); the pack compares the newest "
+        "with the one before it\n"
+    )
+    assert not out.exists()
+    store = SnapshotStore(sample_home())
+    seed_store(store, load_sample())
+    assert cli.main(["pack", "--sample-history", "--format", "pptx", "--out", str(out)]) == 0
+    assert capsys.readouterr().out == (
+        f"wrote {out}: 'Weekly pipeline review', 8 cells, on Sample company 2026-11-20, compared with "
+        "Sample company 2026-11-13\n"
+    )
+    ordered = [s.id for s in store.list()]
+    data, _ = review.load_review(store, ordered, len(ordered) - 1, company="Sample company")
+    results = [review.run_cell(c, data) for c in WEEKLY_REVIEW.cells]
+    page = review.pptx(WEEKLY_REVIEW.name, results, data.quality_note, data.latest.as_of, data=data)
+    assert _slide_texts(out.read_bytes()) == _slide_texts(page)  # the page's pack, word for word
+    pdf = tmp_path / "week.pdf"
+    assert cli.main(["pack", "--sample-history", "--snapshot", "2026-11-13", "--format", "pdf", "--out", str(pdf)]) == 0
+    assert "Sample company 2026-11-13 (Sample company 2026-11-13)" not in capsys.readouterr().out
+    assert pdf.read_bytes().startswith(b"%PDF-") and "Data as of 13 Nov 2026" in _pdf_text(pdf.read_bytes())
+    assert cli.main(["pack", "--sample-history", "--notebook", "nope", "--format", "pdf", "--out", str(pdf)]) == 2
+    assert capsys.readouterr().err == "error: no notebook named 'nope'\n"
+
+
+def test_the_pack_command_without_the_sample_history(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["pack", "--sample-history", "--format", "pdf", "--out", str(home / "x.pdf")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: no snapshots kept in {home / 'sample-company'} yet: fill the sample company's history first: "
+        "python -m sample_data --snapshots\n"
+    )

@@ -34,17 +34,63 @@ def _fmt(unit: str, *, axis: bool = False) -> str:
     return (AXIS_FORMATS if axis else TOOLTIP_FORMATS).get(unit, ",.2f")
 
 
-def _themed(chart: alt.Chart | alt.LayerChart | alt.FacetChart) -> alt.Chart:
-    return (
-        chart.configure_axis(labelFontSize=12, titleFontSize=12, grid=False)
+def _locale(currency: str) -> dict[str, object]:
+    """Vega's number locale with the currency's symbol, so ``$,.2s`` axes read ``€20M`` for euros."""
+    from kpi_core.formatting import SYMBOLS
+
+    symbol = SYMBOLS.get(currency)
+    return {
+        "decimal": ".",
+        "thousands": ",",
+        "grouping": [3],
+        "currency": [symbol, ""] if symbol else ["", f" {currency}"],
+    }
+
+
+def _themed(chart: alt.Chart | alt.LayerChart | alt.FacetChart, *, font: int = 12, currency: str = "USD") -> alt.Chart:
+    """The one theme: axis, legend, title and text-mark sizes from ``font``; the currency's symbol on axes."""
+    styled = (
+        chart.configure_axis(labelFontSize=font, titleFontSize=font, grid=False)
         .configure_view(strokeWidth=0)
-        .configure_legend(labelFontSize=12, titleFontSize=12)
+        .configure_legend(labelFontSize=font, titleFontSize=font)
+        .configure_title(fontSize=font + 2, subtitleFontSize=font - 1, anchor="start")
+        .configure_text(fontSize=font)
         .configure_range(category=PALETTE)
-    )  # type: ignore[return-value]
+    )
+    styled.config.locale = alt.Locale(number=_locale(currency))  # type: ignore[union-attr]
+    return styled  # type: ignore[return-value]
+
+
+def restyle(chart: alt.Chart, *, font: int, width: int | None = None, height: int | None = None) -> alt.Chart:
+    """A themed chart with another type size (presentation mode, slides) and, when given, an exact outer size
+    (``autosize: fit``: the image is ``width`` x ``height`` pixels, axes and title included)."""
+    config = chart.config
+    styled = chart.copy(deep=True)
+    styled.config = config.copy(deep=True) if config is not alt.Undefined else alt.Config()
+    styled.config.axis = alt.AxisConfig(labelFontSize=font, titleFontSize=font, grid=False)
+    styled.config.legend = alt.LegendConfig(labelFontSize=font, titleFontSize=font, orient="bottom")
+    styled.config.title = alt.TitleConfig(fontSize=font + 2, subtitleFontSize=font - 1, anchor="start")
+    styled.config.text = alt.MarkConfig(fontSize=font)
+    if width is not None or height is not None:
+        if isinstance(styled, alt.FacetChart):
+            return styled
+        sized = styled.properties(
+            **({"width": width} if width is not None else {}),
+            **({"height": height} if height is not None else {}),
+            autosize=alt.AutoSizeParams(type="fit", contains="padding"),
+        )
+        return sized  # type: ignore[return-value]
+    return styled
 
 
 def ranked_bars(
-    frame: pl.DataFrame, *, segment: str, unit: str, title: str, selection: alt.Parameter | None = None
+    frame: pl.DataFrame,
+    *,
+    segment: str,
+    unit: str,
+    title: str,
+    selection: alt.Parameter | None = None,
+    currency: str = "USD",
 ) -> alt.Chart:
     """Horizontal bars of one KPI per segment, largest first."""
     data = frame.select(pl.col(segment).cast(pl.String), "value").drop_nulls("value")
@@ -54,24 +100,30 @@ def ranked_bars(
         .mark_bar(color=PALETTE[0])
         .encode(
             x=alt.X("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True))),
-            y=alt.Y(f"{segment}:N", sort="-x", title=None),
+            # on a slide's fixed height, many segments thin their labels out instead of printing over each other
+            y=alt.Y(f"{segment}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap="greedy")),
             tooltip=[alt.Tooltip(f"{segment}:N"), alt.Tooltip("value:Q", format=_fmt(unit), title=title)],
         )
         .properties(height=height)
     )
     if selection is not None:
         base = base.add_params(selection).encode(opacity=alt.condition(selection, alt.value(1.0), alt.value(0.35)))
-    return _themed(base)
+    return _themed(base, currency=currency)
 
 
-def trend_lines(frame: pl.DataFrame, *, segment: str | None, unit: str, title: str) -> alt.Chart:
-    """One line per segment over periods (the periods in the frame's order)."""
+def trend_lines(
+    frame: pl.DataFrame, *, segment: str | None, unit: str, title: str, currency: str = "USD", zero: bool = True
+) -> alt.Chart:
+    """One line per segment over periods (the periods in the frame's order); ``zero=False`` lets the value axis
+    start near the lowest value, where the differences between the lines are the point."""
     columns = ["period", "value"] + ([segment] if segment else [])
     data = frame.select([pl.col(c).cast(pl.String) if c == segment else pl.col(c) for c in columns])
     order = list(dict.fromkeys(data["period"].to_list()))
     encoding: dict[str, object] = {
         "x": alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-        "y": alt.Y("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True))),
+        "y": alt.Y(
+            "value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True)), scale=alt.Scale(zero=zero, nice=True)
+        ),
         "tooltip": [alt.Tooltip("period:O")]
         + ([alt.Tooltip(f"{segment}:N")] if segment else [])
         + [alt.Tooltip("value:Q", format=_fmt(unit), title=title)],
@@ -79,7 +131,7 @@ def trend_lines(frame: pl.DataFrame, *, segment: str | None, unit: str, title: s
     if segment:
         encoding["color"] = alt.Color(f"{segment}:N", title=None)
     chart = alt.Chart(data, title=title).mark_line(point=True).encode(**encoding).properties(height=220)
-    return _themed(chart)
+    return _themed(chart, currency=currency)
 
 
 def heatmap(frame: pl.DataFrame, *, segment: str, unit: str, title: str) -> alt.Chart:
@@ -121,7 +173,13 @@ def funnel(frame: pl.DataFrame) -> alt.Chart:
         .mark_bar(color=PALETTE[0])
         .encode(
             y=alt.Y("stage:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=200)),
-            x=alt.X("reached:Q", title="Deals that reached the stage", axis=alt.Axis(format=",.0f")),
+            x=alt.X(
+                "reached:Q",
+                title="Deals that reached the stage",
+                axis=alt.Axis(format=",.0f"),
+                # room on the right for the longest bar's label
+                scale=alt.Scale(domain=[0, max(1, int(data["reached"].max() or 0)) * 1.3], nice=False),
+            ),
             tooltip=[
                 alt.Tooltip("stage:N"),
                 alt.Tooltip("reached:Q", format=",.0f", title="Reached"),
@@ -307,53 +365,139 @@ def small_multiples(frame: pl.DataFrame, *, segment: str, unit: str, title: str,
     return _themed(chart.properties(title=title))  # type: ignore[return-value]
 
 
-def waterfall(waterfall: dict[str, float]) -> alt.Chart:
-    """The pipeline waterfall: start, what came in, what went out, end."""
-    steps = [
-        ("start", "Start", "total"),
-        ("new", "New", "in"),
-        ("pulled_in", "Pulled in", "in"),
-        ("reopened", "Reopened", "in"),
-        ("increased", "Increased", "in"),
-        ("won", "Won", "out"),
-        ("lost", "Lost", "out"),
-        ("pushed_out", "Pushed out", "out"),
-        ("removed", "Removed", "out"),
-        ("decreased", "Decreased", "out"),
-        ("end", "End", "total"),
-    ]
-    rows, level = [], 0.0
-    for key, label, kind in steps:
-        amount = waterfall.get(key, 0.0)
+WATERFALL_STEPS = (
+    ("start", "Start", "total"),
+    ("new", "New", "in"),
+    ("pulled_in", "Pulled in", "in"),
+    ("reopened", "Reopened", "in"),
+    ("increased", "Increased", "in"),
+    ("won", "Won", "out"),
+    ("lost", "Lost", "out"),
+    ("pushed_out", "Pushed out", "out"),
+    ("removed", "Removed", "out"),
+    ("decreased", "Decreased", "out"),
+    ("end", "End", "total"),
+)
+
+
+def _nice_step(span: float) -> float:
+    """A round tick step for about five ticks over ``span`` (1, 2, 2.5 or 5 times a power of ten)."""
+    import math
+
+    raw = max(span, 1e-9) / 5
+    power = 10 ** math.floor(math.log10(raw))
+    return min((m * power for m in (1, 2, 2.5, 5, 10)), key=lambda step: abs(step - raw))
+
+
+def waterfall_frame(
+    waterfall: dict[str, float], *, counts: dict[str, int] | None = None, currency: str = "USD"
+) -> tuple[pl.DataFrame, float, float]:
+    """The waterfall's bars (step, low, high, amount, kind, label, deals) and the value axis' domain.
+
+    The axis starts near the lowest level of the week, not at zero, when zero would squash the movements into
+    slivers; the start and end bars are then cut at the axis (a broken axis, marked on the chart)."""
+    from kpi_core.formatting import format_delta, format_value
+
+    rows, level, levels = [], 0.0, []
+    for key, label, kind in WATERFALL_STEPS:
+        amount = float(waterfall.get(key, 0.0))
+        deals = (counts or {}).get(key)
         if kind == "total":
-            rows.append({"step": label, "low": 0.0, "high": amount, "amount": amount, "kind": "total"})
-            level = amount
+            low, high, signed, level = 0.0, amount, amount, amount
+            text = format_value(amount, "currency", currency, compact=True)
         else:
             signed = amount if kind == "in" else -amount
-            rows.append(
-                {
-                    "step": label,
-                    "low": min(level, level + signed),
-                    "high": max(level, level + signed),
-                    "amount": signed,
-                    "kind": "in" if kind == "in" else "out",
-                }
-            )
+            low, high = min(level, level + signed), max(level, level + signed)
             level += signed
-    data = pl.DataFrame(rows)
-    order = [label for _, label, _ in steps]
-    chart = (
-        alt.Chart(data, title="Open pipeline: what changed")
-        .mark_bar()
-        .encode(
-            x=alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("low:Q", title=None, axis=alt.Axis(format="$,.2s"), scale=alt.Scale(zero=False)),
-            y2="high:Q",
-            color=alt.Color(
-                "kind:N", scale=alt.Scale(domain=["total", "in", "out"], range=[PALETTE[0], GOOD, BAD]), legend=None
-            ),
-            tooltip=[alt.Tooltip("step:N"), alt.Tooltip("amount:Q", format="$,.0f", title="Amount")],
+            text = format_delta(signed, "currency", currency) if amount else format_value(0.0, "currency", currency)
+        levels.append(level)
+        rows.append(
+            {
+                "step": label,
+                "axis_label": label if deals is None else f"{label}|{deals:,} deal{'s' if deals != 1 else ''}",
+                "low": low,
+                "high": high,
+                "amount": signed,
+                "kind": kind,
+                "label": text,
+                "deals": deals,
+            }
         )
-        .properties(height=300)
+    lowest, highest = min(levels), max(levels)
+    span = highest - lowest or max(abs(highest) * 0.1, 1.0)
+    floor = lowest - 0.6 * span
+    if floor <= 0.25 * highest:  # the movements are large next to the totals: a plain axis from zero
+        floor = min(0.0, lowest)
+    step = _nice_step(highest + 0.15 * span - floor)
+    floor = (floor // step) * step
+    top = highest + 0.15 * span
+    data = pl.DataFrame(rows).with_columns(low=pl.max_horizontal(pl.col("low"), pl.lit(floor)))
+    return data, floor, top
+
+
+def _none_of(labels: list[str]) -> str:
+    """``No deals were pulled in, reopened or removed`` from the labels of the empty steps."""
+    words = [label.lower() for label in labels]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"No deals {listed}"
+
+
+def waterfall(waterfall: dict[str, float], *, counts: dict[str, int] | None = None, currency: str = "USD") -> alt.Chart:
+    """The pipeline waterfall: start, what came in, what went out, end; every bar labelled with its amount, on
+    an axis that starts near the week's lowest level so the movements show (the break is marked)."""
+    data, floor, top = waterfall_frame(waterfall, counts=counts, currency=currency)
+    empty = data.filter((pl.col("kind") != "total") & (pl.col("amount") == 0))
+    data = data.filter((pl.col("kind") == "total") | (pl.col("amount") != 0))  # an empty step is said, not drawn
+    order = data["axis_label"].to_list()
+    broken = floor > 0
+    subtitle = [
+        *([f"Axis starts at {_money_tick(floor, currency)}, not zero, so the week's movements show"] if broken else []),
+        *([_none_of(empty["step"].to_list())] if empty.height else []),
+    ]
+    title = alt.Title("Open pipeline: what changed", subtitle=subtitle or alt.Undefined)
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "axis_label:N",
+            sort=order,
+            title=None,
+            axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, '|')", labelLimit=160, labelPadding=6),
+        )
     )
-    return _themed(chart)
+    bars = base.mark_bar().encode(
+        y=alt.Y(
+            "low:Q",
+            title=None,
+            axis=alt.Axis(format="$,.2s", tickCount=5),
+            scale=alt.Scale(domain=[floor, top], zero=False, nice=False, clamp=True),
+        ),
+        y2="high:Q",
+        color=alt.Color(
+            "kind:N", scale=alt.Scale(domain=["total", "in", "out"], range=[PALETTE[0], GOOD, BAD]), legend=None
+        ),
+        tooltip=[
+            alt.Tooltip("step:N", title="Step"),
+            alt.Tooltip("label:N", title="Amount"),
+            alt.Tooltip("deals:Q", format=",.0f", title="Deals"),
+        ],
+    )
+    labels = base.mark_text(baseline="bottom", dy=-4, color="#222", fontWeight="bold").encode(
+        y=alt.Y("high:Q"), text=alt.Text("label:N")
+    )
+    layers: list[alt.Chart] = [bars, labels]
+    if broken:  # two white slashes across the cut start and end bars
+        cut = floor + (top - floor) * 0.05
+        marks = (
+            alt.Chart(data.filter(pl.col("kind") == "total").with_columns(cut=pl.lit(cut)))
+            .mark_point(
+                shape="M-1,0.2L1,-0.2M-1,0.7L1,0.3", size=500, stroke="white", strokeWidth=3, filled=False, opacity=1
+            )
+            .encode(x=alt.X("axis_label:N", sort=order), y=alt.Y("cut:Q"))
+        )
+        layers.append(marks)
+    return _themed(alt.layer(*layers, title=title).properties(height=320), currency=currency)
+
+
+def _money_tick(value: float, currency: str) -> str:
+    from kpi_core.formatting import format_value
+
+    return format_value(value, "currency", currency, compact=True)

@@ -1,14 +1,17 @@
 """The weekly review: run a notebook's cells on the newest snapshot, and build the meeting pack from them.
 
-Cells turn into ``CellResult`` values (numbers, a chart, a table, text) that the review page draws and the
-PPTX pack lays out, so the screen and the deck always show the same thing.
+Cells turn into ``CellResult`` values (numbers already formatted, a chart, a table with the unit of each column,
+the cell's commentary) that the review page draws, presentation mode enlarges and the PPTX/PDF pack lays out
+(``ui/deck.py``), so the screen, the presentation and the deck always show the same strings. No ``st.*`` here:
+``python -m kpi_core pack`` builds the same pack without a browser.
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import NamedTuple
 
 import altair as alt
 import polars as pl
@@ -16,10 +19,23 @@ import polars as pl
 import kpi_core as K
 from kpi_core import breakdowns
 from kpi_core import periods as P
-from kpi_core.changes import push_counts, what_changed
-from kpi_core.formatting import format_delta, format_value
+from kpi_core.changes import check_same_pipeline, push_counts, stage_history_from, what_changed
+from kpi_core.formatting import (
+    category_label,
+    column_label,
+    format_column,
+    format_delta,
+    format_value,
+    screen_scale,
+)
 from kpi_core.notebook import Cell
+from kpi_core.snapshots import SnapshotStore
 from ui import charts
+
+SPARK_PERIODS = 8
+"""Periods in a scorecard card's sparkline (the same as the Scorecard page's)."""
+NOUNS = {"owner": "reps", "region": "regions", "product": "products", "team": "teams", "segment": "segments"}
+"""What a segment table's rows are, for "and 12 more reps"."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +47,21 @@ class ReviewData:
     previous: K.Dataset | None = None
     previous_label: str | None = None
     history: tuple[K.Dataset, ...] = ()
-    """Every snapshot up to the newest, oldest first (for forecast accuracy)."""
+    """Every snapshot up to the newest, oldest first (for forecast accuracy and open-pipeline trends)."""
+    company: str = ""
+    """Whose pipeline it is (the title slide); empty when unknown."""
+
+    @property
+    def warnings(self) -> list[str]:
+        """The data-quality findings worth a reader's attention, one line each."""
+        quality = self.latest.quality
+        if quality is None or not quality.height:
+            return []
+        serious = quality.filter(pl.col("severity") != "info")
+        return [
+            f"{row['table']}: {row['rule']}: {row['rows']:,} row(s); {row['effect']}"
+            for row in serious.iter_rows(named=True)
+        ]
 
     @property
     def quality_note(self) -> str:
@@ -45,18 +75,89 @@ class ReviewData:
             f"; data quality: {warnings:,} row(s) flagged" if warnings else "; no data-quality warnings"
         )
 
+    @property
+    def source(self) -> str:
+        """Where the numbers come from, for the title slide."""
+        compared = f", compared with {self.previous_label}" if self.previous_label else ""
+        kept = f" ({len(self.history)} weekly snapshots kept)" if len(self.history) > 1 else ""
+        return f"{self.latest_label}{compared}{kept}"
+
+
+class Metric(NamedTuple):
+    """One number of a cell, formatted: what the screen's metric, the presentation's card and the slide's card show."""
+
+    label: str
+    value: str
+    delta: str = ""
+    tone: str = "neutral"
+    """The delta's colour by the KPI's good direction: good, bad or neutral."""
+    compared: str = ""
+    """What the delta compares with ("vs 2026-Q3"), or why there is none."""
+    status: str | None = None
+    """On track / at risk / off track, for KPIs measured against a target."""
+    spark: tuple[float | None, ...] = ()
+    direction: str = "up"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table with human column labels, the unit of each column (``kpi_core.formatting.TABLE_UNITS``) and the
+    currency of its money columns. ``noun`` names a row ("deals") for "and 12 more deals"."""
+
+    frame: pl.DataFrame
+    units: Mapping[str, str] = field(default_factory=dict)
+    currency: str = "USD"
+    noun: str = "rows"
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+    @property
+    def columns(self) -> list[str]:
+        return self.frame.columns
+
+    def unit(self, column: str) -> str:
+        return self.units.get(column, "text")
+
+    def screen(self) -> pl.DataFrame:
+        """The frame a screen table shows with its column formats (``kpi_core.formatting.screen_format``):
+        percent columns as percent."""
+        return self.frame.with_columns(
+            pl.col(c) * screen_scale(u)
+            for c, u in self.units.items()
+            if c in self.frame.columns and screen_scale(u) != 1
+        )
+
+    def cells(self) -> list[list[str]]:
+        """Every row as text, each column formatted by its unit (the slides' and presentation's tables)."""
+        columns = [format_column(self.frame[c].to_list(), self.unit(c), self.currency) for c in self.columns]
+        return [list(row) for row in zip(*columns, strict=True)] if columns else []
+
 
 @dataclass(frozen=True)
 class CellResult:
     title: str
     kind: str
-    metrics: list[tuple[str, str, str]] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
     chart: alt.Chart | None = None
-    table: pl.DataFrame | None = None
+    table: Table | None = None
     text: str = ""
+    """The cell's own text: a note's content, any other cell's commentary."""
     note: str = ""
-    details: pl.DataFrame | None = None
+    """What the cell shows (period, comparison), or why it cannot show it."""
+    details: Table | None = None
     """Every row behind the cell (e.g. each deal behind each bar of the waterfall)."""
+    definitions: tuple[str, ...] = ()
+    """What the cell's numbers mean and how they are computed (the slide's speaker notes)."""
+    caveats: tuple[str, ...] = ()
+    """What the cell could not show, and why."""
+    cell_id: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to show but the note (a cell that cannot run says why there)."""
+        return not self.metrics and self.chart is None and self.table is None and self.kind != "note"
 
 
 def _period(cell: Cell, dataset: K.Dataset) -> P.Period:
@@ -65,106 +166,275 @@ def _period(cell: Cell, dataset: K.Dataset) -> P.Period:
     return P.parse(cell.period, fy) if cell.period else P.make(dataset.as_of, grain, fy)  # type: ignore[arg-type]
 
 
+def definition(kpi_id: str) -> str:
+    kpi = K.get(kpi_id)
+    return f"{kpi.label}: {kpi.meaning} Formula: {kpi.formula}."
+
+
+def tone(delta: float | None, direction: str) -> str:
+    """Good, bad or neutral: a rise is good for a KPI where higher is better, bad where lower is better.
+
+    >>> tone(0.05, "up"), tone(0.05, "down"), tone(-3.0, "down"), tone(None, "up"), tone(1.0, "neutral")
+    ('good', 'bad', 'good', 'neutral', 'neutral')
+    """
+    if delta is None or delta == 0 or direction not in ("up", "down"):
+        return "neutral"
+    return "good" if (delta > 0) == (direction == "up") else "bad"
+
+
+def target_status(kpi_id: str, value: float | None, elapsed: float) -> str | None:
+    """On track / at risk / off track for KPIs measured against a target (the Scorecard tiles' rule,
+    ``ui.tiles.target_status``, which imports Streamlit; tests hold the two equal)."""
+    if value is None:
+        return None
+    if kpi_id == "quota_attainment":
+        pace = value / max(elapsed, 0.01)
+        return "on track" if pace >= 1.0 else "at risk" if pace >= 0.85 else "off track"
+    if kpi_id == "pipeline_coverage":
+        return "on track" if value >= 3 else "at risk" if value >= 2 else "off track"
+    return None
+
+
 def run_cell(cell: Cell, data: ReviewData) -> CellResult:
-    """A cell's content on the newest snapshot; a cell that cannot run says why instead."""
+    """A cell's content on the newest snapshot, with its text as commentary; a cell that cannot run says why."""
+    return replace(_run(cell, data), text=cell.text, cell_id=cell.id)
+
+
+def _run(cell: Cell, data: ReviewData) -> CellResult:
     latest = data.latest
-    filters = {k: list(v) for k, v in cell.filters if k in latest.dimensions()}  # a filter this data cannot apply
     try:
         period = _period(cell, latest)
     except ValueError as exc:
         return CellResult(cell.title, cell.kind, note=str(exc))
-    currency = latest.currency
     if cell.kind == "note":
-        return CellResult(cell.title, cell.kind, text=cell.text)
+        return CellResult(cell.title, cell.kind)
     if cell.kind == "scorecard":
-        result = K.report(latest, list(cell.kpis) or None, grain=period.grain, periods=[period], filters=filters)
-        metrics = [
-            (
-                r["label"],
-                format_value(r["value"], r["unit"], currency, compact=True),
-                format_delta(r["delta"], r["unit"], currency),
-            )
-            for r in result.frame.filter(pl.col("stage").is_null()).iter_rows(named=True)
-        ]
-        missing = "; ".join(result.unavailable.values())
-        return CellResult(
-            cell.title,
-            cell.kind,
-            metrics=metrics,
-            note=f"{period.label}, compared with the previous period. {missing}".strip(),
-        )
+        return _scorecard_cell(cell, data, period)
     if cell.kind == "waterfall":
-        if data.previous is None:
-            return CellResult(
-                cell.title,
-                cell.kind,
-                note="What changed needs two snapshots: save this week's export next to last week's.",
-            )
-        moved = what_changed(data.previous.table("deals"), latest.table("deals"), period, latest.stage_order)
-        metrics = [
-            ("Start", format_value(moved.waterfall["start"], "currency", currency, compact=True), ""),
-            (
-                "End",
-                format_value(moved.waterfall["end"], "currency", currency, compact=True),
-                format_delta(moved.waterfall["end"] - moved.waterfall["start"], "currency", currency),
-            ),
-        ]
-        table = (
-            moved.deals.filter(pl.col("category") != "unchanged")
-            .sort("effect", descending=True)
-            .head(15)
-            .select(
-                pl.col("category").str.replace("_", " ").alias("What happened"),
-                pl.col("deal_name").alias("Deal"),
-                pl.col("owner").alias("Owner"),
-                pl.col("amount_before").alias("Before"),
-                pl.col("amount_after").alias("Now"),
-            )
-        )
-        return CellResult(
-            cell.title,
-            cell.kind,
-            metrics=metrics,
-            chart=charts.waterfall(moved.waterfall),
-            table=table,
-            note=f"{data.previous_label} to {data.latest_label}, open pipeline closing in {period.label}",
-            details=moved.deals.filter(pl.col("category") != "unchanged").join(
-                push_counts([d.table("deals") for d in (data.history or (data.previous, latest))]),
-                on="deal_id",
-                how="left",
-            ),
-        )
+        return _waterfall_cell(cell, data, period)
     if cell.kind == "funnel":
-        funnel = breakdowns.funnel(latest, period, filters)
+        funnel = breakdowns.funnel(latest, period, _filters(cell, latest))
         if not funnel.height or not funnel["reached"][0]:
             return CellResult(cell.title, cell.kind, note=f"No deals were created in {period.label}.")
-        return CellResult(cell.title, cell.kind, chart=charts.funnel(funnel), note=f"Deals created in {period.label}")
-    if cell.kind == "stalled":
-        missing = K.availability(latest, ["stalled_deals"])
-        if missing:
-            return CellResult(cell.title, cell.kind, note=missing["stalled_deals"])
-        rows = K.rows_behind(latest, "stalled_deals", period).included
-        columns = [c for c in ("deal_name", "owner", "stage", "amount", "close_date") if c in rows.columns]
-        names = {
-            "deal_name": "Deal",
-            "owner": "Owner",
-            "stage": "Stage",
-            "amount": "Amount",
-            "close_date": "Close date",
-        }
-        table = (
-            rows.sort("amount", descending=True, nulls_last=True).select(columns).head(15).rename(names, strict=False)
-        )
         return CellResult(
             cell.title,
             cell.kind,
-            metrics=[("Stalled deals", f"{rows.height:,}", "")],
-            table=table,
-            note=f"Open deals closing in {period.label}, largest first",
+            chart=charts.funnel(funnel),
+            note=f"Deals created in {period.label}",
+            definitions=(
+                "Each bar: deals created in the period that reached the stage; the label gives how many and their "
+                "share of all deals created.",
+                definition("stage_conversion"),
+            ),
         )
+    if cell.kind == "stalled":
+        return _stalled_cell(cell, data, period)
     if cell.kind == "forecast":
         return _forecast_cell(cell, data)
-    # segment_chart
+    return _segment_cell(cell, data, period)
+
+
+def _filters(cell: Cell, dataset: K.Dataset) -> dict[str, list[str]]:
+    """The cell's filters this data can apply."""
+    return {k: list(v) for k, v in cell.filters if k in dataset.dimensions()}
+
+
+def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
+    latest = data.latest
+    fy = latest.settings.fiscal_year_start
+    filters = _filters(cell, latest)
+    wanted = [K.get(k).id for k in cell.kpis if k in K.BY_ID] or None
+    trailing = [period] if period.grain == "all" else [P.shift(period, -i, fy) for i in reversed(range(SPARK_PERIODS))]
+    result = K.report(latest, wanted, grain=period.grain, periods=trailing, filters=filters)
+    frame = result.frame.filter(pl.col("stage").is_null())
+    if "currency" in frame.columns:  # deals in several currencies: one card per KPI, the first currency's
+        frame = frame.sort(pl.col("currency").is_not_null()).unique(
+            ["kpi", "period"], keep="first", maintain_order=True
+        )
+    current = {r["kpi"]: r for r in frame.filter(pl.col("period") == period.label).iter_rows(named=True)}
+    order = list(wanted) if wanted else list(current)
+    compared = None if period.grain == "all" else P.shift(period, -1, fy)
+    as_of_trend = _as_of_trend(data, [k for k in order if k in current], period, compared, trailing[:-1], filters)
+    elapsed = ((latest.as_of - period.start).days + 1) / period.days if period.contains(latest.as_of) else 1.0
+    history_start = min((d.as_of for d in data.history), default=latest.as_of)
+    metrics = []
+    for kpi_id in order:
+        if kpi_id not in current:
+            continue
+        row, kpi = current[kpi_id], K.get(kpi_id)
+        currency = str(row.get("currency") or latest.currency)
+        value = row["value"]
+        if kpi_id in as_of_trend:  # open pipeline: compared across snapshots, never across periods of one export
+            before, earlier = as_of_trend[kpi_id]
+            delta = value - before if value is not None and before is not None else None
+            spark = tuple([*earlier, value]) if any(v is not None for v in earlier) else ()
+            missing = f"no comparison yet (history since {history_start.day} {history_start:%b})"
+        else:
+            delta = row["delta"]
+            series = frame.filter(pl.col("kpi") == kpi_id)["value"].to_list()
+            spark = tuple(series) if sum(v is not None for v in series) > 1 else ()
+            missing = "no comparison for the period before"
+        metrics.append(
+            Metric(
+                kpi.label,
+                format_value(value, kpi.unit, currency, compact=True),
+                format_delta(delta, kpi.unit, currency),
+                tone(delta, kpi.direction),
+                (f"vs {compared.label}" if compared else "") if delta is not None else missing,
+                target_status(kpi_id, value, elapsed),
+                spark,
+                kpi.direction,
+            )
+        )
+    caveats = tuple(f"{K.get(k).label}: {reason}" for k, reason in result.unavailable.items())
+    to_date = " (to date)" if period.contains(latest.as_of) and compared else ""
+    note = f"{period.label}{to_date}" + (f", compared with {compared.label} at the same point" if compared else "")
+    return CellResult(
+        cell.title,
+        cell.kind,
+        metrics=metrics,
+        note=note,
+        definitions=tuple(definition(k) for k in order if k in current),
+        caveats=caveats,
+    )
+
+
+def _as_of_trend(
+    data: ReviewData,
+    kpis: list[str],
+    period: P.Period,
+    compared: P.Period | None,
+    earlier: list[P.Period],
+    filters: dict[str, list[str]],
+) -> dict[str, tuple[float | None, list[float | None]]]:
+    """Open-pipeline KPIs from the kept snapshots, as the Scorecard page takes them: the value at the same point
+    of the compared period, and of each earlier period of the sparkline (``kpi_core.history``)."""
+    from kpi_core import history
+    from kpi_core.engine import POINT_IN_TIME
+
+    wanted = [k for k in kpis if k in POINT_IN_TIME]
+    if not wanted:
+        return {}
+    if not data.history or period.grain == "all":
+        return {k: (None, []) for k in wanted}
+    kept = [(d.as_of, str(i)) for i, d in enumerate(data.history) if d.as_of <= data.latest.as_of]
+    labels = list(dict.fromkeys([p.label for p in earlier] + ([compared.label] if compared else [])))
+    fy = data.latest.settings.fiscal_year_start
+    series = history.point_in_time(
+        lambda key: data.history[int(key)],
+        kept,
+        wanted,
+        grain=period.grain,
+        periods=[*(P.parse(label, fy) for label in labels), period],
+        as_of=data.latest.as_of,
+        filters=filters,
+    )
+    out: dict[str, tuple[float | None, list[float | None]]] = {}
+    for kpi in wanted:
+        rows = series.filter(pl.col("kpi") == kpi)
+        by_period = dict(zip(rows["period"].to_list(), rows["value"].to_list(), strict=True))
+        out[kpi] = (by_period.get(compared.label) if compared else None, [by_period.get(p.label) for p in earlier])
+    return out
+
+
+WATERFALL_DEFINITION = (
+    "What changed: every open deal closing in the period, in either snapshot, falls in one category (removed, won, "
+    "lost, pushed out, reopened, new, pulled in, increased, decreased); start + what came in - what went out = end, "
+    "to the cent. A deal's amount is what it moved: its earlier amount when it went out, its later one when it came "
+    "in, the difference when it grew or shrank (the amounts of a category add up to its bar)."
+)
+
+
+def _waterfall_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
+    latest = data.latest
+    if data.previous is None:
+        return CellResult(
+            cell.title,
+            cell.kind,
+            note="What changed needs two snapshots: save this week's export next to last week's.",
+        )
+    currency = latest.currency
+    moved = what_changed(data.previous.table("deals"), latest.table("deals"), period, latest.stage_order)
+    change = moved.waterfall["end"] - moved.waterfall["start"]
+    metrics = [
+        Metric("Start", format_value(moved.waterfall["start"], "currency", currency, compact=True)),
+        Metric(
+            "End",
+            format_value(moved.waterfall["end"], "currency", currency, compact=True),
+            format_delta(change, "currency", currency),
+            tone(change, "up"),
+            "vs start",
+        ),
+    ]
+    changed = moved.deals.filter(pl.col("category") != "unchanged").sort("effect", descending=True)
+    table = Table(
+        changed.select(
+            pl.col("category").map_elements(category_label, return_dtype=pl.String).alias("What happened"),
+            pl.col("deal_name").alias("Deal"),
+            pl.col("owner").cast(pl.String).alias("Owner"),
+            pl.col("effect").alias("Amount"),
+        ),
+        {"Amount": "currency"},
+        currency,
+        "deals",
+    )
+    details = changed.join(
+        push_counts([d.table("deals") for d in (data.history or (data.previous, latest))]), on="deal_id", how="left"
+    )
+    units = {
+        "amount_before": "currency",
+        "amount_after": "currency",
+        "effect": "currency",
+        "close_date_before": "date",
+        "close_date_after": "date",
+        "pushes": "count",
+    }
+    details = details.with_columns(
+        pl.col("category").map_elements(category_label, return_dtype=pl.String),
+        *[pl.col(c).cast(pl.String) for c in ("owner", "status_before", "status_after") if c in details.columns],
+    )
+    return CellResult(
+        cell.title,
+        cell.kind,
+        metrics=metrics,
+        chart=charts.waterfall(moved.waterfall, counts=moved.counts, currency=currency),
+        table=table,
+        note=f"{data.previous_label} to {data.latest_label}, open pipeline closing in {period.label}",
+        details=Table(
+            details.rename({c: column_label(c) for c in details.columns}),
+            {column_label(c): u for c, u in units.items()},
+            currency,
+            "deals",
+        ),
+        definitions=(WATERFALL_DEFINITION,),
+    )
+
+
+def _stalled_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
+    latest = data.latest
+    missing = K.availability(latest, ["stalled_deals"])
+    if missing:
+        return CellResult(cell.title, cell.kind, note=missing["stalled_deals"])
+    rows = K.rows_behind(latest, "stalled_deals", period).included
+    columns = [c for c in ("deal_name", "owner", "stage", "amount", "close_date") if c in rows.columns]
+    frame = (
+        rows.sort("amount", descending=True, nulls_last=True)
+        .select(columns)
+        .with_columns(pl.col(c).cast(pl.String) for c in ("owner", "stage") if c in columns)
+        .rename({c: column_label(c) for c in columns})
+    )
+    return CellResult(
+        cell.title,
+        cell.kind,
+        metrics=[Metric("Stalled deals", format_value(float(rows.height), "count"))],
+        table=Table(frame, {"Amount": "currency", "Close date": "date"}, latest.currency, "deals"),
+        note=f"Open deals closing in {period.label}, largest first",
+        definitions=(definition("stalled_deals"),),
+    )
+
+
+def _segment_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
+    latest = data.latest
     kpi_id = (cell.kpis or ("won_revenue",))[0]
     dims = latest.dimensions()
     wanted = cell.dimension or "region"
@@ -173,23 +443,30 @@ def run_cell(cell: Cell, data: ReviewData) -> CellResult:
         return CellResult(
             cell.title, cell.kind, note=f"This data has no {wanted} (or any other dimension) to split by."
         )
-    result = K.report(latest, [kpi_id], grain=period.grain, periods=[period], by=[dim], filters=filters)
+    result = K.report(latest, [kpi_id], grain=period.grain, periods=[period], by=[dim], filters=_filters(cell, latest))
     if kpi_id in result.unavailable:
         return CellResult(cell.title, cell.kind, note=result.unavailable[kpi_id])
-    frame = result.frame.filter(pl.col(dim).is_not_null())
+    frame = result.frame.filter(pl.col(dim).is_not_null() & pl.col("stage").is_null())
     kpi = K.get(kpi_id)
+    table = frame.select(pl.col(dim).cast(pl.String).alias(column_label(dim)), pl.col("value").alias(kpi.label)).sort(
+        kpi.label, descending=True, nulls_last=True
+    )
     return CellResult(
         cell.title,
         cell.kind,
-        chart=charts.ranked_bars(frame, segment=dim, unit=kpi.unit, title=f"{kpi.label}, {period.label}"),
-        table=frame.select(pl.col(dim).cast(pl.String), pl.col("value").alias(kpi.label)),
-        note="" if dim == wanted else f"By {dim}: this data has no {wanted}.",
+        chart=charts.ranked_bars(
+            frame, segment=dim, unit=kpi.unit, title=f"{kpi.label}, {period.label}", currency=latest.currency
+        ),
+        table=Table(table, {kpi.label: kpi.unit}, latest.currency, NOUNS.get(dim, "rows")),
+        note=f"{kpi.label} by {dim}, {period.label}" + ("" if dim == wanted else f" (this data has no {wanted})"),
+        definitions=(definition(kpi_id),),
     )
 
 
 def _forecast_cell(cell: Cell, data: ReviewData) -> CellResult:
     from kpi_core.forecast import forecast_accuracy
 
+    currency = data.latest.currency
     grain = cell.grain if cell.grain in ("week", "month", "quarter", "year") else "month"
     by = [cell.dimension] if cell.dimension else []
     frame = forecast_accuracy(list(data.history), grain=grain, by=by)  # type: ignore[arg-type]
@@ -201,10 +478,18 @@ def _forecast_cell(cell: Cell, data: ReviewData) -> CellResult:
         )
     overall = forecast_accuracy(list(data.history), grain=grain) if by else frame  # type: ignore[arg-type]
     last = overall.row(-1, named=True)
+    before = overall.row(-2, named=True)["accuracy"] if overall.height > 1 else None
+    delta = last["accuracy"] - before if last["accuracy"] is not None and before is not None else None
     metrics = [
-        (f"Accuracy, {last['period']}", format_value(last["accuracy"], "percent"), ""),
-        ("Forecast at the start", format_value(last["forecast"], "currency", compact=True), ""),
-        ("Won", format_value(last["actual"], "currency", compact=True), ""),
+        Metric(
+            f"Accuracy, {last['period']}",
+            format_value(last["accuracy"], "percent"),
+            format_delta(delta, "percent"),
+            tone(delta, "up"),
+            f"vs {overall.row(-2, named=True)['period']}" if delta is not None else "",
+        ),
+        Metric("Forecast at the start", format_value(last["forecast"], "currency", currency, compact=True)),
+        Metric("Won", format_value(last["actual"], "currency", currency, compact=True)),
     ]
     # how the forecast for the last closed period moved, week by week, against what was won
     weekly = forecast_accuracy(list(data.history), grain=grain, weekly=True)  # type: ignore[arg-type]
@@ -218,162 +503,126 @@ def _forecast_cell(cell: Cell, data: ReviewData) -> CellResult:
         ]
     )
     chart = charts.trend_lines(
-        trend, segment="series", unit="currency", title=f"Forecast for {last['period']}, week by week"
+        trend,
+        segment="series",
+        unit="currency",
+        title=f"Forecast for {last['period']}, week by week",
+        currency=currency,
+        zero=False,
     )
     table = frame.select(
-        "period", *by, pl.col("snapshot").cast(pl.String).alias("forecast made"), "forecast", "actual", "accuracy"
+        pl.col("period").alias("Period"),
+        *[pl.col(d).cast(pl.String).alias(column_label(d)) for d in by],
+        pl.col("snapshot").alias("Forecast made"),
+        pl.col("forecast").alias("Forecast"),
+        pl.col("actual").alias("Won"),
+        pl.col("accuracy").alias("Accuracy"),
     )
     return CellResult(
         cell.title,
         cell.kind,
         metrics=metrics,
         chart=chart,
-        table=table,
+        table=Table(
+            table,
+            {"Forecast made": "date", "Forecast": "currency", "Won": "currency", "Accuracy": "percent"},
+            currency,
+            "periods",
+        ),
         note="Forecast = won so far + weighted open pipeline closing in the period, from the snapshot at its start",
+        definitions=(definition("forecast_accuracy"),),
     )
 
 
-def chart_image(chart: alt.Chart, fmt: str = "png") -> bytes:
-    """A chart as PNG or SVG bytes (rendered offline)."""
+def chart_image(
+    chart: alt.Chart, fmt: str = "png", *, width: int = 760, height: int | None = None, font: int | None = None
+) -> bytes:
+    """A chart as PNG or SVG bytes (rendered offline); with ``height``, exactly ``width`` x ``height`` pixels
+    (before the PNG's 2x scale), and with ``font``, in that type size."""
     import vl_convert as vlc
 
     if not isinstance(chart, alt.FacetChart):
-        chart = chart.properties(width=760)  # on screen charts take the page's width; an image needs its own
-    spec = chart.to_json()
+        if font is not None or height is not None:
+            chart = charts.restyle(chart, font=font or 12, width=width, height=height)
+        else:
+            chart = chart.properties(width=width)  # on screen charts take the page's width; an image needs its own
+    spec = {**chart.to_dict(), "background": "white"}  # a slide or a file has no theme to inherit
     return vlc.vegalite_to_png(spec, scale=2) if fmt == "png" else vlc.vegalite_to_svg(spec).encode("utf-8")
 
 
-def pptx(title: str, results: list[CellResult], footnote: str, as_of: date) -> bytes:
-    """The meeting pack: one slide per cell with its title, numbers, chart image, native table and footnote."""
-    from pptx import Presentation
-    from pptx.util import Inches, Pt
+def pptx(title: str, results: list[CellResult], footnote: str, as_of: date, *, data: ReviewData | None = None) -> bytes:
+    """The meeting pack as a 16:9 PowerPoint deck: a title slide, one slide per cell, appendix slides for the
+    rows a slide had no room for; speaker notes with the commentary, definitions and data-quality notes."""
+    from ui import deck
 
-    deck = Presentation()
-    deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
-    blank = deck.slide_layouts[6]
-
-    def text(slide, x: float, y: float, w: float, h: float, body: str, size: int, bold: bool = False) -> None:  # type: ignore[no-untyped-def]
-        box = slide.shapes.add_textbox(Inches(x), Inches(y), Inches(w), Inches(h)).text_frame
-        box.word_wrap = True
-        box.text = body
-        for paragraph in box.paragraphs:
-            for run in paragraph.runs:
-                run.font.size, run.font.bold = Pt(size), bold
-
-    cover = deck.slides.add_slide(blank)
-    text(cover, 0.8, 2.6, 11.5, 1.2, title, 40, bold=True)
-    text(cover, 0.8, 3.8, 11.5, 0.8, f"As of {as_of:%d %B %Y}", 20)
-    for result in results:
-        slide = deck.slides.add_slide(blank)
-        text(slide, 0.5, 0.3, 12.3, 0.8, result.title, 30, bold=True)
-        top = 1.2
-        if result.metrics:
-            width = 12.3 / max(len(result.metrics), 1)
-            for i, (label, value, delta) in enumerate(result.metrics[:6]):
-                text(
-                    slide, 0.5 + i * width, top, width, 1.0, f"{label}\n{value}" + (f"  ({delta})" if delta else ""), 16
-                )
-            top += 1.2
-        if result.text:
-            text(slide, 0.5, top, 12.3, 3.0, result.text, 22)
-        left = 0.5
-        if result.chart is not None:
-            picture = io.BytesIO(chart_image(result.chart))
-            if result.table is not None and result.table.height:
-                slide.shapes.add_picture(picture, Inches(0.5), Inches(top), width=Inches(6.4))
-                left = 7.2
-            else:
-                slide.shapes.add_picture(picture, Inches(0.5), Inches(top), height=Inches(6.6 - top))
-        if result.table is not None and result.table.height:
-            table = result.table.head(12)
-            shape = slide.shapes.add_table(
-                table.height + 1,
-                table.width,
-                Inches(left),
-                Inches(top),
-                Inches(13.333 - left - 0.5),
-                Inches(0.3 * (table.height + 1)),
-            ).table
-            for j, name in enumerate(table.columns):
-                shape.cell(0, j).text = name.replace("_", " ")
-            for i, row in enumerate(table.iter_rows(), start=1):
-                for j, value in enumerate(row):
-                    shape.cell(i, j).text = (
-                        "" if value is None else (f"{value:,.0f}" if isinstance(value, float) else str(value))
-                    )
-            for row in shape.rows:
-                for cell in row.cells:
-                    for paragraph in cell.text_frame.paragraphs:
-                        for run in paragraph.runs:
-                            run.font.size = Pt(11)
-        note = f"{result.note}  ·  {footnote}" if result.note else footnote
-        text(slide, 0.5, 6.9, 12.3, 0.4, note, 10)
-    buffer = io.BytesIO()
-    deck.save(buffer)
-    return buffer.getvalue()
+    return deck.to_pptx(deck.build(title, results, footnote, as_of, data=data, measure=deck.Measure.for_pptx()))
 
 
-def pdf(title: str, results: list[CellResult], footnote: str, as_of: date) -> bytes:
-    """The meeting pack as a PDF: a cover, then one landscape page per cell (title, numbers, chart, table, note)."""
-    from fpdf import FPDF
+def pdf(title: str, results: list[CellResult], footnote: str, as_of: date, *, data: ReviewData | None = None) -> bytes:
+    """The same pack as a PDF (16:9 pages, an embedded Unicode font)."""
+    from ui import deck
 
-    def clean(value: object) -> str:  # the built-in PDF fonts cover Latin-1 only
-        return str(value).encode("latin-1", "replace").decode("latin-1")
+    fonts = deck.PdfFonts.find()
+    return deck.to_pdf(
+        deck.build(title, results, footnote, as_of, data=data, measure=deck.Measure.for_pdf(fonts)), fonts
+    )
 
-    doc = FPDF(orientation="L", unit="mm", format="A4")
-    doc.set_auto_page_break(auto=False)
-    doc.add_page()
-    doc.set_font("Helvetica", "B", 32)
-    doc.set_xy(20, 80)
-    doc.cell(0, 14, clean(title))
-    doc.set_font("Helvetica", "", 16)
-    doc.set_xy(20, 98)
-    doc.cell(0, 10, f"As of {as_of:%d %B %Y}")
-    for result in results:
-        doc.add_page()
-        doc.set_font("Helvetica", "B", 22)
-        doc.set_xy(12, 10)
-        doc.cell(0, 12, clean(result.title))
-        y = 26.0
-        if result.metrics:
-            doc.set_font("Helvetica", "", 12)
-            line = "    ".join(
-                f"{label}: {value}" + (f" ({delta})" if delta else "") for label, value, delta in result.metrics[:6]
+
+# --- loading the snapshots a review runs on (the page caches these; the CLI calls them directly) ---
+
+
+def prepare_latest(store: SnapshotStore, ids: Sequence[str]) -> K.Dataset:
+    """The newest of ``ids``; when its files carry no stage history, one rebuilt from all the snapshots, so time
+    in stage and stalled deals work on plain weekly reports."""
+    loaded = [store.load(i) for i in ids]
+    snapshot, tables = loaded[-1]
+    if "stage_history" not in tables and len(loaded) > 1:
+        tables = {
+            **tables,
+            "stage_history": stage_history_from([(s.as_of, t["deals"]) for s, t in loaded if "deals" in t]),
+        }
+    return K.Dataset.prepare(tables, as_of=snapshot.as_of)
+
+
+def prepare_snapshot(store: SnapshotStore, snapshot_id: str) -> K.Dataset:
+    snapshot, tables = store.load(snapshot_id)
+    return K.Dataset.prepare(tables, as_of=snapshot.as_of)
+
+
+def load_review(
+    store: SnapshotStore,
+    ordered: Sequence[str],
+    position: int,
+    *,
+    prepared: Callable[[str], K.Dataset] | None = None,
+    latest: Callable[[tuple[str, ...]], K.Dataset] | None = None,
+    company: str = "",
+) -> tuple[ReviewData, str | None]:
+    """The review of snapshot ``ordered[position]``: it, the one before it (when it is the same pipeline) and every
+    one up to it; and, when the one before is another pipeline, why it is not compared. ``prepared`` and
+    ``latest`` prepare snapshots (the page passes cached ones)."""
+    prepare_one = prepared or (lambda i: prepare_snapshot(store, i))
+    prepare_last = latest or (lambda ids: prepare_latest(store, ids))
+    names = {s.id: s.name for s in store.list()}
+    history = (*[prepare_one(i) for i in ordered[:position]], prepare_last(tuple(ordered[: position + 1])))
+    previous = ordered[position - 1] if position > 0 else None
+    refused = None
+    if previous is not None and history[-2].has("deals") and history[-1].has("deals"):
+        try:
+            check_same_pipeline(
+                history[-2].table("deals"),
+                history[-1].table("deals"),
+                repr(names[previous]),
+                repr(names[ordered[position]]),
             )
-            doc.set_xy(12, y)
-            doc.multi_cell(273, 6, clean(line))
-            y = doc.get_y() + 3
-        if result.text:
-            doc.set_font("Helvetica", "", 16)
-            doc.set_xy(12, y)
-            doc.multi_cell(273, 8, clean(result.text))
-            y = doc.get_y() + 3
-        has_table = result.table is not None and result.table.height > 0
-        if result.chart is not None:
-            doc.image(
-                io.BytesIO(chart_image(result.chart)),
-                x=12,
-                y=y,
-                w=150 if has_table else 273,
-                h=190 - y - 6,
-                keep_aspect_ratio=True,
-            )
-        if has_table and result.table is not None:
-            table = result.table.head(12)
-            x = 170 if result.chart is not None else 12
-            width = (285 - x) / max(table.width, 1)
-            doc.set_font("Helvetica", "B", 8)
-            doc.set_xy(x, y)
-            chars = max(int(width / 1.7), 4)  # what fits in a cell at 8 pt
-            for name in table.columns:
-                doc.cell(width, 6, clean(name.replace("_", " "))[:chars], border=1)
-            doc.set_font("Helvetica", "", 8)
-            for row in table.iter_rows():
-                doc.set_xy(x, doc.get_y() + 6)
-                for value in row:
-                    shown = "" if value is None else (f"{value:,.0f}" if isinstance(value, float) else str(value))
-                    doc.cell(width, 6, clean(shown)[:chars], border=1)
-        doc.set_font("Helvetica", "", 8)
-        doc.set_xy(12, 198)
-        doc.cell(0, 5, clean(f"{result.note}  ·  {footnote}" if result.note else footnote)[:220])
-    return bytes(doc.output())
+        except K.DataError as exc:
+            previous, refused = None, str(exc)
+    data = ReviewData(
+        history[-1],
+        names[ordered[position]],
+        history[-2] if previous else None,
+        names.get(previous or ""),
+        history,
+        company,
+    )
+    return data, refused
