@@ -9,12 +9,16 @@ The public surface:
 - :func:`evaluate`, :func:`report`, :func:`availability`: KPIs per period and segment, with comparisons.
 - :func:`rows_behind`, :func:`exclusions`: the rows behind one value, and the rows left out with why.
 - :mod:`kpi_core.periods`: period labels, fiscal quarters and years.
+- :func:`find_leads`, :func:`lead_lag`: which leading indicators predict a result, by how many weeks, how surely.
+- :func:`revenue_drivers`: a change of won revenue split into closed deals, win rate and deal size (to the cent).
 """
 
 from kpi_core import periods
 from kpi_core.drilldown import RowsBehind, exclusions, rows_behind
+from kpi_core.drivers import Drivers, revenue_drivers
 from kpi_core.engine import Report, availability, evaluate, report, resolve_periods
 from kpi_core.ingest import FileImport, combine, load_files, read_file, read_table
+from kpi_core.leading import Lead, LeadingReport, find_leads, lead_lag
 from kpi_core.model import TABLES, DataError, Dataset, Settings
 from kpi_core.periods import Period
 from kpi_core.registry import BY_ID, KPI, REGISTRY, catalog_frame, get
@@ -26,7 +30,10 @@ __all__ = [
     "TABLES",
     "DataError",
     "Dataset",
+    "Drivers",
     "FileImport",
+    "Lead",
+    "LeadingReport",
     "Period",
     "Report",
     "RowsBehind",
@@ -36,12 +43,15 @@ __all__ = [
     "combine",
     "evaluate",
     "exclusions",
+    "find_leads",
     "get",
+    "lead_lag",
     "load_files",
     "periods",
     "read_file",
     "read_table",
     "report",
     "resolve_periods",
+    "revenue_drivers",
     "rows_behind",
 ]

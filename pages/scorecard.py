@@ -6,8 +6,9 @@ import polars as pl
 import streamlit as st
 
 import kpi_core as K
+from kpi_core import drivers, leading
 from kpi_core.engine import POINT_IN_TIME
-from ui import presets, state, tiles
+from ui import leading_charts, presets, state, tiles
 
 state.through_entrypoint()
 
@@ -85,8 +86,18 @@ waiting = (
     else "Keep each week's export (Data page) to see its trend here."
 )
 
-leading, lagging = st.columns(2, gap="large")
-for column, indicator, title in ((leading, "leading", "Leading indicators"), (lagging, "lagging", "Lagging results")):
+# what each leading tile leads, measured on this data's weekly history (only when such a tile is shown)
+measured = set(leading.DEFAULT_INDICATORS) & set(frame.filter(pl.col("indicator") == "leading")["kpi"].to_list())
+# measured once per dataset on all of its history (a lead is a property of the sales process, and a filter change
+# must not wait for a new analysis); the Leading indicators page measures it per segment and filter
+lead_words = state.lead_tiles(state.dataset_key(), ()) if measured else {}
+on_all = " (measured on all the data)" if view.filters else ""
+
+lead_column, lag_column = st.columns(2, gap="large")
+for column, indicator, title in (
+    (lead_column, "leading", "Leading indicators"),
+    (lag_column, "lagging", "Lagging results"),
+):
     with column:
         st.subheader(title)
         rows = [
@@ -114,9 +125,43 @@ for column, indicator, title in ((leading, "leading", "Leading indicators"), (la
                 )
                 if row["kpi"] in POINT_IN_TIME and spark is None:
                     st.caption(waiting)
+                if row["kpi"] in lead_words:
+                    st.caption(f"↗ {lead_words[str(row['kpi'])]}{on_all}")
         if indicator == "lagging" and forecast.height:
             with grid[len(rows) % 2]:
                 tiles.forecast_tile(forecast)
+
+if lead_words:
+    st.page_link("pages/leading.py", label="What leads revenue here, and by how many weeks →")
+
+# why won revenue changed: the same comparison as the tiles, split into closed deals, win rate and deal size
+if view.grain != "all" and "won_revenue" not in unavailable:
+    deal_columns = dataset.table("deals").columns if dataset.has("deals") else []
+    one_value = {dim for dim, values in view.filters if len(values) == 1}  # nothing to split there
+    split_by = next((d for d in ("region", "segment", "team") if d in deal_columns and d not in one_value), None)
+    why = state.revenue_drivers(
+        state.dataset_key(), view.grain, view.period.label, view.compare, view.filters, split_by
+    )
+    st.subheader("Why revenue changed")
+    if isinstance(why, str):
+        st.caption(why)
+    else:
+        st.markdown(drivers.explain(why, currency))
+        st.altair_chart(
+            leading_charts.bridge(
+                before=why.before["revenue"] or 0.0,
+                effects=why.effects,
+                after=why.after["revenue"] or 0.0,
+                before_label=why.compared_with,
+                after_label=why.period + (" to date" if why.period_to_date else ""),
+                currency=currency,
+            ),
+            width="stretch",
+        )
+        st.caption(
+            "Won revenue = closed deals × win rate × average deal size; each bar is one driver's share of the "
+            "change (Shapley weights, exact to the cent)" + (f", added up over each {split_by}." if split_by else ".")
+        )
 
 tiles.unavailable_list(unavailable)
 

@@ -1,0 +1,263 @@
+"""The analysis commands: ``python -m kpi_core leading`` (what leads revenue, by how many weeks) and
+``python -m kpi_core drivers`` (why won revenue changed: closed deals, win rate, deal size).
+
+``kpi_core.cli`` adds these parsers with :func:`add_parsers` and hands the parsed arguments to :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from kpi_core import drivers as D
+from kpi_core import leading as L
+from kpi_core.formatting import SYMBOLS
+from kpi_core.model import DataError, Dataset
+from kpi_core.periods import GRAINS
+from kpi_core.registry import BY_ID
+
+LEAD_COLUMNS = (
+    "indicator",
+    "target",
+    "lag_weeks",
+    "correlation",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "significant",
+    "weeks",
+    "stable",
+)
+"""The keys of each row of ``leading --format json`` (then the ``--by`` dimension)."""
+
+
+def _common(command: argparse.ArgumentParser) -> None:
+    """The data options every command that reads files has (the same as ``compute``)."""
+    command.add_argument("files", nargs="*", help="canonical CSV or Parquet files, or CRM exports")
+    command.add_argument("--sample", action="store_true", help="use the built-in sample company")
+    command.add_argument(
+        "--filter", action="append", default=[], metavar="DIM=VALUE", help="keep one segment (repeatable)"
+    )
+    command.add_argument(
+        "--as-of", type=date.fromisoformat, help="as-of date YYYY-MM-DD (default: latest date in the data)"
+    )
+    command.add_argument("--fiscal-year-start", type=int, default=1, metavar="MONTH")
+    command.add_argument("--currency", help="reporting currency, e.g. EUR")
+    command.add_argument("--profiles", type=Path, help="folder of saved mapping profiles to apply")
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add ``leading`` and ``drivers`` to the ``python -m kpi_core`` subcommands."""
+    leading = subparsers.add_parser(
+        "leading", help="which leading indicators predict revenue here, and by how many weeks"
+    )
+    _common(leading)
+    leading.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="KPI",
+        help="the result to predict (repeatable; default: won_revenue and deals_won)",
+    )
+    leading.add_argument(
+        "--indicator",
+        action="append",
+        default=[],
+        metavar="KPI",
+        help="a leading KPI to test (repeatable; default: every leading KPI with a weekly series)",
+    )
+    leading.add_argument("--max-lag", type=int, default=L.MAX_LAG, metavar="WEEKS", help="longest lead tried")
+    leading.add_argument("--by", help="measure each segment of this dimension on its own (region, team, owner...)")
+    leading.add_argument(
+        "--min-weeks", type=int, default=L.MIN_WEEKS, metavar="WEEKS", help="weekly pairs needed at the longest lag"
+    )
+    leading.add_argument("--permutations", type=int, default=L.PERMUTATIONS, help="block permutations per p-value")
+    leading.add_argument("--format", choices=("json", "table"), default="table")
+
+    drivers = subparsers.add_parser(
+        "drivers", help="why won revenue changed: closed-deal volume, win rate and deal size, per segment"
+    )
+    _common(drivers)
+    drivers.add_argument("--grain", choices=[g for g in GRAINS if g != "all"], default="quarter")
+    drivers.add_argument("--period", help="period label, e.g. 2026-Q4 (default: the one holding the as-of date)")
+    drivers.add_argument("--compare", choices=("previous", "last_year"), default="previous")
+    drivers.add_argument("--by", help="split by a deals dimension (region, segment, owner...)")
+    drivers.add_argument("--format", choices=("json", "table"), default="table")
+
+
+def run(args: argparse.Namespace) -> int | None:
+    """Run ``leading`` or ``drivers``; None for any other command (``kpi_core.cli`` handles those)."""
+    if args.command == "leading":
+        return leading_command(args)
+    if args.command == "drivers":
+        return drivers_command(args)
+    return None
+
+
+def _filters(items: list[str]) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for item in items:
+        dim, _, value = item.partition("=")
+        if not value:
+            raise DataError(f"--filter {item!r}: use DIM=VALUE, e.g. region=EMEA")
+        filters.setdefault(dim, []).append(value)
+    return filters
+
+
+def _dataset(args: argparse.Namespace) -> tuple[Dataset, list[str]]:
+    """The data the command reads (files and/or the sample, exactly as ``compute`` reads them) and the files
+    skipped; the as-of line first in the table format."""
+    from kpi_core import cli
+
+    dataset, skipped, _ = cli._load(args)
+    if args.format != "json":
+        print(cli._as_of_line(dataset))
+    return dataset, skipped
+
+
+def _number(value: Any, digits: int = 4) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, digits)
+    return value
+
+
+def leading_command(args: argparse.Namespace) -> int:
+    if args.max_lag < 0 or args.min_weeks < 3 or args.permutations < 19:
+        raise DataError("--max-lag must be 0 or more, --min-weeks 3 or more and --permutations 19 or more")
+    dataset, skipped = _dataset(args)
+    found = L.find_leads(
+        dataset,
+        args.indicator or None,
+        args.target or None,
+        by=args.by,
+        filters=_filters(args.filter),
+        max_lag=args.max_lag,
+        min_weeks=args.min_weeks,
+        permutations=args.permutations,
+    )
+    warnings = skipped + found.warnings
+    columns = [*LEAD_COLUMNS, *([args.by] if args.by else [])]
+    if args.format == "json":
+        rows = [{c: _number(row[c]) for c in columns} for row in found.frame.iter_rows(named=True)]
+        print(json.dumps({"rows": rows, "warnings": warnings}, indent=1))
+        return 0
+    header = ["Indicator", "Target", *([args.by] if args.by else []), "Lead", "r", "95% CI", "p", "Stable", "Weeks"]
+    lines = [header]
+    for row in found.frame.iter_rows(named=True):
+        if row["note"]:
+            lead, r, ci, p, stable = row["note"], "", "", "", ""
+        else:
+            lead = f"{row['lag_weeks']} wk" + ("" if row["significant"] else " (n.s.)")
+            r = f"{row['correlation']:+.2f}"
+            ci = f"{row['ci_low']:+.2f} to {row['ci_high']:+.2f}"
+            p = f"{row['p_value']:.3f}"
+            stable = {True: "yes", False: "no", None: "-"}[row["stable"]]
+        lines.append(
+            [
+                BY_ID[row["indicator"]].label,
+                BY_ID[row["target"]].label,
+                *([str(row[args.by])] if args.by else []),
+                lead,
+                r,
+                ci,
+                p,
+                stable,
+                str(row["weeks"]),
+            ]
+        )
+    _print_lines(lines, right_from=len(header) - 5)
+    leads = found.frame.filter(found.frame["significant"])
+    if leads.height:
+        print("\nFindings:")
+        for row in leads.iter_rows(named=True):
+            where = f"[{row[args.by]}] " if args.by else ""
+            print(f"  {where}{L.finding(row)}")
+    elif found.frame.height:
+        print(f"\nNo measurable lead: no indicator passes the significance band at lags 0 to {args.max_lag} weeks.")
+    for warning in warnings:
+        print(f"\nNote: {warning}")
+    return 0
+
+
+def _print_lines(lines: list[list[str]], *, right_from: int) -> None:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for n, line in enumerate(lines):
+        cells = [
+            c.rjust(w) if i >= right_from else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _cents(value: float, currency: str) -> str:
+    """Money to the cent, signed: ``+$1,234.50``."""
+    symbol = SYMBOLS.get(currency, "")
+    sign = "-" if value < 0 else "+"
+    text = f"{abs(value):,.2f}"
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+
+
+def drivers_command(args: argparse.Namespace) -> int:
+    dataset, skipped = _dataset(args)
+    from kpi_core import periods as P
+
+    fy = dataset.settings.fiscal_year_start
+    period = P.parse(args.period, fy) if args.period else P.make(dataset.as_of, args.grain, fy)
+    found = D.revenue_drivers(
+        dataset, period, grain=args.grain, compare=args.compare, by=args.by, filters=_filters(args.filter)
+    )
+    if args.format == "json":
+        print(json.dumps(found.to_dict(), indent=1))
+        return 0
+    currency = dataset.currency
+    to_date = " (period to date)" if found.period_to_date else ""
+    print(f"Won revenue, {found.period}{to_date} against {found.compared_with}: {_cents(found.change, currency)}")
+    before, after = found.before, found.after
+
+    def rate(v: float | None) -> str:
+        return "-" if v is None else f"{v * 100:.1f}%"
+
+    def size(v: float | None) -> str:
+        return "-" if v is None else _cents(v, currency).lstrip("+")
+
+    lines = [
+        ["Step", "From", "To", "Effect"],
+        ["Won revenue, " + found.compared_with, "", "", _cents(before["revenue"] or 0.0, currency).lstrip("+")],
+        [
+            "Closed deals",
+            f"{before['closed_deals']:,.0f}",
+            f"{after['closed_deals']:,.0f}",
+            _cents(found.effects["closed_deals"], currency),
+        ],
+        ["Win rate", rate(before["win_rate"]), rate(after["win_rate"]), _cents(found.effects["win_rate"], currency)],
+        [
+            "Deal size",
+            size(before["deal_size"]),
+            size(after["deal_size"]),
+            _cents(found.effects["deal_size"], currency),
+        ],
+        ["Won revenue, " + found.period, "", "", _cents(after["revenue"] or 0.0, currency).lstrip("+")],
+    ]
+    print()
+    _print_lines(lines, right_from=1)
+    if args.by and found.rows.height:
+        print()
+        rows = [[args.by, "Change", "Closed deals", "Win rate", "Deal size"]]
+        for row in found.rows.iter_rows(named=True):
+            rows.append(
+                [
+                    str(row[args.by]) if row[args.by] is not None else f"(no {args.by})",
+                    _cents(row["change"], currency),
+                    *[_cents(row[name], currency) for name in D.EFFECTS],
+                ]
+            )
+        _print_lines(rows, right_from=1)
+    print(f"\n{D.explain(found, currency)}")
+    for warning in skipped:
+        print(f"\nNote: {warning}")
+    return 0
