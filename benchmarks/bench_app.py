@@ -1,5 +1,6 @@
-"""App benchmark (server side, AppTest): first render of the sample company, and filter-change reruns of
-the scorecard and segments pages with 1M deals loaded.
+"""App benchmark (server side, AppTest): first render of the sample company; a 1M-row Salesforce report dropped
+on the Data page until the scorecard is on screen; filter-change reruns and a rerun with nothing changed on the
+scorecard and segments pages with 1M deals loaded; and a second session opening the same data (memory measured).
 
     .venv/bin/python benchmarks/bench_app.py [--deals 1000000] [--runs 7]
 """
@@ -11,12 +12,14 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_import import report_csv  # noqa: E402
 from benchmarks.common import company  # noqa: E402
 
 FIRST_RENDER = """
@@ -51,6 +54,8 @@ def main() -> None:
 
     folder = company(args.deals)
     os.environ["KPI_WORKBENCH_SAMPLE"] = str(folder)
+    os.environ.setdefault("KPI_WORKBENCH_HOME", tempfile.mkdtemp(prefix="bench-home-"))
+    import psutil
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
@@ -61,10 +66,51 @@ def main() -> None:
         PagesManager.uses_pages_directory = False  # as a served app after st.navigation (see tests/test_app.py)
 
     PagesManager.__init__ = init  # type: ignore[method-assign]
+    process = psutil.Process()
+
+    # a manager drops this week's 1M-row report on the Data page, then opens the scorecard
+    report = report_csv(args.deals).read_bytes()
+    dropping = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900).run()
+    dropping.switch_page("pages/data.py").run()
+    started = time.perf_counter()
+    dropping.file_uploader(key="uploader").set_value((f"report-{args.deals}.csv", report, "text/csv")).run()
+    assert not dropping.exception, dropping.exception
+    steps = [m.value for s in dropping.status for m in s.markdown]
+    dropping.switch_page("pages/scorecard.py").run()
+    assert not dropping.exception, dropping.exception
+    dropped = time.perf_counter() - started
+    print(
+        f"drop a {len(report) / 1e6:,.0f} MB report of {args.deals:,} deals on the Data page to the scorecard on "
+        f"screen: {dropped:.1f} s  (target <= 8 s); the steps shown:"
+    )
+    for step in steps:
+        print(f"    {step}")
+    del dropping, report
+
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     started = time.perf_counter()
     at.run()
-    print(f"{args.deals:,} deals: first run (load Parquet, prepare, evaluate) {time.perf_counter() - started:.1f} s")
+    print(f"{args.deals:,} deals: first run (scan Parquet, prepare, evaluate) {time.perf_counter() - started:.1f} s")
+    before = process.memory_info().rss
+    second = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    started = time.perf_counter()
+    second.run()
+    assert not second.exception, second.exception
+    print(
+        f"a second session opening the same data: {time.perf_counter() - started:.2f} s, resident memory "
+        f"{(process.memory_info().rss - before) / 2**20:+,.0f} MB (the prepared dataset is shared, not copied; "
+        f"it holds {sum(f.estimated_size() for f in _dataset().tables.values()) / 2**20:,.0f} MB)"
+    )
+    del second
+    unchanged = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        at.run()
+        unchanged.append(time.perf_counter() - started)
+    print(
+        f"scorecard rerun with nothing changed: median {statistics.median(unchanged) * 1000:.0f} ms "
+        f"(min {min(unchanged) * 1000:.0f}, max {max(unchanged) * 1000:.0f}) over {args.runs} runs  (target <= 50 ms)"
+    )
     regions = ["North America", "EMEA", "APAC", "LATAM"]
 
     def reruns(label: str) -> None:
@@ -87,9 +133,15 @@ def main() -> None:
             )
 
     at.multiselect(key="region").set_value([]).run()
-    reruns("scorecard (target <= 300 ms)")
+    reruns("scorecard (target <= 150 ms)")
     at.switch_page("pages/segments.py").run()
     reruns("segments (target <= 500 ms)")
+
+
+def _dataset():  # type: ignore[no-untyped-def]
+    from ui import state
+
+    return state.dataset_for("sample", (), 1, None)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,17 @@ class RssPeak:
         return (self.peak - self.base) / 2**20
 
 
+def timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
+    """Wall times of ``runs`` calls (garbage collected before each), and the last result."""
+    times, result = [], None
+    for _ in range(runs):
+        gc.collect()
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return times, result
+
+
 def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     """Median wall time of ``runs`` calls (garbage collected before each), and the last result."""
     times, result = [], None
@@ -58,7 +69,13 @@ def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
 
 
 def company(deals: int) -> Path:
-    """The generator's company at ``deals`` deals (10 activities and 1 lead per deal), written once as Parquet."""
+    """The generator's company at ``deals`` deals (10 activities and 1 lead per deal), written once as Parquet.
+
+    From 2M deals up, the 1M-deal company is written ``deals // 1M`` times over as one company of that many
+    business units (ids, accounts and reps made distinct per unit), as a folder of Parquet parts per table: the
+    generator itself would need far more memory than the data."""
+    if deals > 1_000_000 and deals % 1_000_000 == 0:
+        return _units(deals // 1_000_000)
     folder = DATA / str(deals)
     if not (folder / "deals.parquet").exists():
         subprocess.run(
@@ -79,4 +96,29 @@ def company(deals: int) -> Path:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    return folder
+
+
+UNIT_COLUMNS = ("deal_id", "deal_name", "account", "owner", "manager", "lead_id", "activity_id", "converted_deal_id")
+"""Columns made distinct per business unit when the 1M-deal company is repeated."""
+
+
+def _units(copies: int) -> Path:
+    """``copies`` business units of the 1M-deal company, streamed to ``<table>/part-<unit>.parquet``."""
+    import polars as pl
+
+    source = company(1_000_000)
+    folder = DATA / str(copies * 1_000_000)
+    done = folder / "complete"
+    if done.exists():
+        return folder
+    for path in sorted(source.glob("*.parquet")):
+        parts = folder / path.stem
+        parts.mkdir(parents=True, exist_ok=True)
+        for unit in range(copies):
+            scan = pl.scan_parquet(path)
+            names = scan.collect_schema().names()
+            renamed = [pl.col(c) + f"~{unit}" if c in UNIT_COLUMNS and unit else pl.col(c) for c in names]
+            scan.select(renamed).sink_parquet(parts / f"part-{unit}.parquet")
+    done.touch()
     return folder

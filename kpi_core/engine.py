@@ -7,7 +7,9 @@ deltas. ``rows_behind`` returns the rows that make up one value, and the rows le
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -158,9 +160,19 @@ def _unavailable_reason(
 
 
 def _all_null(frame: pl.DataFrame, column: str) -> bool:
-    """True when a column, or every source column of a derived one, holds no values."""
-    sources = [c for c in _raw(column) if c in frame.columns] or [column]
-    return all(frame.get_column(c).null_count() == frame.height for c in sources)
+    """True when a column, or every source column of a derived one, holds no values (remembered per frame: the
+    availability of every KPI is checked on every evaluation)."""
+    known = _EMPTY_COLUMNS.get(id(frame))
+    if known is None:
+        known = _EMPTY_COLUMNS[id(frame)] = {}
+        weakref.finalize(frame, _EMPTY_COLUMNS.pop, id(frame), None)  # forgotten with the frame
+    if column not in known:
+        sources = [c for c in _raw(column) if c in frame.columns] or [column]
+        known[column] = all(frame.get_column(c).null_count() == frame.height for c in sources)
+    return known[column]
+
+
+_EMPTY_COLUMNS: dict[int, dict[str, bool]] = {}
 
 
 def _raw(column: str) -> tuple[str, ...]:
@@ -204,6 +216,71 @@ def availability(
     return {k: v for k, v in reasons.items() if k in ids}
 
 
+WindowRows = Callable[[Sequence[tuple[date, date]]], list[pl.LazyFrame]]
+INDEXED_ROWS = 2_000_000
+"""Tables from this many rows up are read through an index in date order when they are not stored in it."""
+
+
+def _window_rows(table: pl.DataFrame, anchor: str, filt: pl.Expr | None, columns: set[str]) -> WindowRows | None:
+    """How to read the rows of ``table`` whose ``anchor`` is in each of some ``[start, end)`` spans without
+    scanning it: slices when it is stored in date order, else one gather of the needed ``columns`` through an index
+    in date order (built once per table); None for a small table (a scan is as fast)."""
+    column = table.get_column(anchor)
+
+    def filtered(part: pl.DataFrame) -> pl.LazyFrame:
+        return part.lazy() if filt is None else part.lazy().filter(filt)
+
+    if column.flags["SORTED_ASC"]:
+
+        def sliced(spans: Sequence[tuple[date, date]]) -> list[pl.LazyFrame]:
+            bounds = [(column.search_sorted(a, "left"), column.search_sorted(b, "left")) for a, b in spans]
+            return [filtered(table.slice(lo, max(hi - lo, 0))) for lo, hi in bounds]
+
+        return sliced
+    if table.height < INDEXED_ROWS or not column.dtype.is_temporal():
+        return None
+    index, dates = _date_index(table, anchor)
+    narrow = table.select([c for c in table.columns if c in columns])
+
+    def gathered(spans: Sequence[tuple[date, date]]) -> list[pl.LazyFrame]:
+        bounds = [(dates.search_sorted(a, "left"), dates.search_sorted(b, "left")) for a, b in spans]
+        # one gather for every span (the rows of each are then a zero-copy slice of it)
+        rows = narrow[pl.concat([index.slice(lo, max(hi - lo, 0)) for lo, hi in bounds])]
+        offsets = [0]
+        for lo, hi in bounds:
+            offsets.append(offsets[-1] + max(hi - lo, 0))
+        return [filtered(rows.slice(a, b - a)) for a, b in itertools.pairwise(offsets)]
+
+    return gathered
+
+
+def _date_index(table: pl.DataFrame, anchor: str) -> tuple[pl.Series, pl.Series]:
+    """The row numbers of ``table`` in ``anchor`` order and the dates in that order (remembered per table)."""
+    known = _DATE_INDEX.get(id(table))
+    if known is None:
+        known = _DATE_INDEX[id(table)] = {}
+        weakref.finalize(table, _DATE_INDEX.pop, id(table), None)  # forgotten with the table
+    if anchor not in known:
+        index = table.select(pl.arg_sort_by(anchor, nulls_last=False, maintain_order=True)).to_series()
+        known[anchor] = (index, table.get_column(anchor).gather(index))
+    return known[anchor]
+
+
+_DATE_INDEX: dict[int, dict[str, tuple[pl.Series, pl.Series]]] = {}
+
+
+def _needed(aggs: Sequence[pl.Expr], dims: Sequence[str], filt: pl.Expr | None, anchor: str) -> set[str]:
+    """The columns a plan reads."""
+    roots = {name for e in aggs for name in e.meta.root_names()}
+    return roots | set(dims) | set(filt.meta.root_names() if filt is not None else ()) | {anchor}
+
+
+CHAINED_BUCKETS = 12
+"""Up to this many whole periods are told apart by date comparisons; more by truncating each date to its period."""
+SEPARATE_WINDOWS = 4
+"""Up to this many windows of a table in date order are aggregated as plans of their own (run in parallel)."""
+
+
 def _aggregate(
     lf: pl.LazyFrame,
     anchor: str,
@@ -214,12 +291,32 @@ def _aggregate(
     fy: int,
     *,
     undated: bool = False,
+    ordered: WindowRows | None = None,
 ) -> list[pl.LazyFrame]:
-    """One plan per window kind: whole periods bucketed together, truncated windows filtered."""
+    """One plan per window kind: whole periods bucketed together, truncated windows filtered.
+
+    ``ordered``: the (filtered) rows of a window by its dates, read in date order (see :func:`_window_rows`)."""
     plans: list[pl.LazyFrame] = []
 
     def grouped(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
         return frame.group_by(keys).agg(aggs) if keys else frame.select(aggs)
+
+    if ordered is not None and grain != "all":
+        # rows read in date order: no date arithmetic per row, and rows outside every window are never read; a few
+        # windows are aggregated in plans of their own (run in parallel), many (a trend) in one plan with each
+        # window's rows tagged by its number
+        parts = ordered([(w.start, w.end) for w in windows])
+        if len(windows) <= SEPARATE_WINDOWS:
+            return [
+                grouped(p, list(dims)).with_columns(_key=pl.lit(w.key)) for p, w in zip(parts, windows, strict=True)
+            ]
+        tagged = pl.concat([p.with_columns(_window=pl.lit(i, pl.UInt32)) for i, p in enumerate(parts)])
+        keys = {i: w.key for i, w in enumerate(windows)}
+        return [
+            grouped(tagged, ["_window", *dims])
+            .with_columns(_key=pl.col("_window").replace_strict(keys, return_dtype=pl.String))
+            .drop("_window")
+        ]
 
     buckets = [w for w in windows if w.bucket]
     if grain == "all":
@@ -228,15 +325,34 @@ def _aggregate(
         for w in buckets:
             plans.append(grouped(dated, list(dims)).with_columns(_key=pl.lit(w.key)))
     elif buckets:
-        starts = pl.Series([w.start for w in buckets], dtype=pl.Date)
-        keys = pl.LazyFrame({"_start": starts, "_key": [w.key for w in buckets]})
-        lo, hi = min(w.start for w in buckets), max(w.end for w in buckets)
+        # whole periods do not overlap: each row is given the number of the one holding it in one pass (a chain of
+        # date comparisons is three times cheaper than truncating every date to its period); a period asked for
+        # twice (the previous period of a running one that ends with the as-of date) gets the rows under both keys
+        ranges: dict[tuple[date, date], list[str]] = {}
+        for w in buckets:
+            ranges.setdefault((w.start, w.end), []).append(w.key)
+        date_ = pl.col(anchor)
+        spans = list(ranges)
+        if len(spans) <= CHAINED_BUCKETS:
+            which = pl.coalesce(
+                [pl.when(date_.is_between(*span, closed="left")).then(i) for i, span in enumerate(spans)]
+            )
+        else:  # a long trend: each date's period start, looked up
+            index = {start: i for i, (start, _) in enumerate(spans)}
+            which = P.start_expr(anchor, grain, fy).replace_strict(index, default=None, return_dtype=pl.Int32)
+        first, last = min(start for start, _ in spans), max(end for _, end in spans)
         bucketed = (
-            lf.filter(pl.col(anchor).is_between(lo, hi, closed="left"))
-            .with_columns(_start=P.start_expr(anchor, grain, fy))
-            .filter(pl.col("_start").is_in(starts.implode()))
+            lf.filter(date_.is_between(first, last, closed="left"))
+            .with_columns(_bucket=which)
+            .filter(pl.col("_bucket").is_not_null())
         )
-        plans.append(grouped(bucketed, ["_start", *dims]).join(keys, on="_start").drop("_start"))
+        labels = {i: ranges[span] for i, span in enumerate(spans)}
+        plans.append(
+            grouped(bucketed, ["_bucket", *dims])
+            .with_columns(_key=pl.col("_bucket").replace_strict(labels, return_dtype=pl.List(pl.String)))
+            .drop("_bucket")
+            .explode("_key")
+        )
     for w in windows:
         if not w.bucket:
             part = lf.filter(pl.col(anchor).is_between(w.start, w.end, closed="left"))
@@ -263,26 +379,45 @@ def _windows_frame(windows: Sequence[Window], dataset: Dataset) -> pl.DataFrame:
     )
 
 
-def _subscription_plan(
+def _subscription_plans(
     dataset: Dataset, wf: pl.DataFrame, dims: Sequence[str], filt: pl.Expr | None, aggs: list[pl.Expr]
-) -> pl.LazyFrame:
+) -> list[pl.LazyFrame]:
+    """One plan per window over each account's MRR at the window's start and end."""
     subs = dataset.table("subscriptions").lazy()
     if filt is not None:
         subs = subs.filter(filt)
 
-    def active(at: str) -> pl.Expr:
-        return (pl.col("start_date") <= pl.col(at)) & (pl.col("end_date").is_null() | (pl.col("end_date") > pl.col(at)))
+    def active(at: date) -> pl.Expr:
+        return (pl.col("start_date") <= at) & (pl.col("end_date").is_null() | (pl.col("end_date") > at))
 
+    def mrr_at(at: date) -> pl.Expr:
+        return pl.when(active(at)).then(pl.col("mrr")).otherwise(0.0).sum()
+
+    # each account's MRR at every window's start and end in one pass over the subscriptions (no copy per window),
+    # computed once (cached within the collect) and shared by the windows' plans
+    windows = list(wf.select("_key", "_base", "_point", "_months").iter_rows())
     per_account = (
-        subs.join(wf.lazy().select("_key", "_base", "_point", "_months"), how="cross")
-        .with_columns(
-            mrr_start=pl.when(active("_base")).then(pl.col("mrr")).otherwise(0.0),
-            mrr_end=pl.when(active("_point")).then(pl.col("mrr")).otherwise(0.0),
+        subs.group_by(["account", *dims])
+        .agg(
+            [
+                mrr_at(at).alias(f"_{edge}{i}")
+                for i, (_, base, point, _) in enumerate(windows)
+                for edge, at in (("s", base), ("e", point))
+            ]
         )
-        .group_by(["_key", "account", *dims])
-        .agg(pl.col("mrr_start").sum(), pl.col("mrr_end").sum(), pl.col("_months").first())
+        .cache()
     )
-    return per_account.group_by(["_key", *dims]).agg(aggs)
+    plans = []
+    for i, (key, _, _, months) in enumerate(windows):
+        frame = per_account.select(
+            *dims,
+            pl.col(f"_s{i}").alias("mrr_start"),
+            pl.col(f"_e{i}").alias("mrr_end"),
+            pl.lit(months, pl.Float64).alias("_months"),
+        )
+        grouped = frame.group_by(list(dims)).agg(aggs) if dims else frame.select(aggs)
+        plans.append(grouped.with_columns(_key=pl.lit(key)))
+    return plans
 
 
 def _target_plan(
@@ -323,7 +458,9 @@ def _stage_plans(
     lf = _scope_frame(dataset, "stages")
     if filt is not None:
         lf = lf.filter(filt)
-    plans = _aggregate(lf, "created_date", windows, dims, aggs, grain, dataset.settings.fiscal_year_start)
+    ordered = _window_rows(dataset.table("deals"), "created_date", filt, _needed(aggs, dims, filt, "created_date"))
+    fy = dataset.settings.fiscal_year_start
+    plans = _aggregate(lf, "created_date", windows, dims, aggs, grain, fy, ordered=ordered)
     return [
         p.unpivot(index=["_key", *dims], variable_name="stage", value_name="value").with_columns(
             kpi=pl.lit("stage_conversion")
@@ -338,15 +475,10 @@ def _visit_plans(
     lf = dataset.table("stage_visits").lazy()
     if filt is not None:
         lf = lf.filter(filt)
-    plans = _aggregate(
-        lf,
-        "exited_day",
-        windows,
-        ["stage", *dims],
-        [pl.col("days").mean().alias("value")],
-        grain,
-        dataset.settings.fiscal_year_start,
-    )
+    keys, aggs = ["stage", *dims], [pl.col("days").mean().alias("value")]
+    ordered = _window_rows(dataset.table("stage_visits"), "exited_day", filt, _needed(aggs, keys, filt, "exited_day"))
+    fy = dataset.settings.fiscal_year_start
+    plans = _aggregate(lf, "exited_day", windows, keys, aggs, grain, fy, ordered=ordered)
     return [p.with_columns(pl.col("stage").cast(pl.String), kpi=pl.lit("time_in_stage_days")) for p in plans]
 
 
@@ -410,7 +542,7 @@ def report(
         aggs = [k.expr.alias(k.id) for k in members]
         filt = _scope_filter(dataset, scope, filters)
         if scope == "subscriptions":
-            wide_plans.append((members, _subscription_plan(dataset, wf, by, filt, aggs)))
+            wide_plans += [(members, plan) for plan in _subscription_plans(dataset, wf, by, filt, aggs)]
             continue
         if scope == "targets":
             wide_plans.append((members, _target_plan(dataset, wf, by, filt, aggs)))
@@ -419,7 +551,12 @@ def report(
         if filt is not None:
             lf = lf.filter(filt)
         anchor = SCOPES[scope].anchor or ""
-        for plan in _aggregate(lf, anchor, wlist, by, aggs, grain, fy, undated=scope == "open"):
+        ordered = (
+            _window_rows(dataset.table(SCOPES[scope].table), anchor, filt, _needed(aggs, by, filt, anchor))
+            if scope != "open"
+            else None
+        )
+        for plan in _aggregate(lf, anchor, wlist, by, aggs, grain, fy, undated=scope == "open", ordered=ordered):
             wide_plans.append((members, plan))
 
     collected = pl.collect_all([plan for _, plan in wide_plans] + long_plans)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -225,8 +227,14 @@ def _check_zip(data: bytes, name: str) -> None:
                 "memory than the machine has. Delete the stray cells far below or right of the table (or export as "
                 "CSV) and upload it again."
             )
+
+
+def _test_parts(data: bytes, name: str) -> None:
+    """A workbook under 5 MB has every part decompressed and its checksum tested: a damaged one is named."""
+    if len(data) >= 5_000_000:
+        return
     try:
-        bad = archive.testzip() if len(data) < 5_000_000 else None
+        bad = zipfile.ZipFile(io.BytesIO(data)).testzip()
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, NotImplementedError) as exc:
         raise DataError(
             f"{name}: the Excel file is damaged (a part cannot be decompressed). Download it again."
@@ -428,11 +436,8 @@ def _decode(data: bytes, name: str = "the file") -> tuple[bytes, str, str, list[
         return text.encode("utf-8"), f"{encoding} (no BOM)", text[:SNIFF_BYTES], notes
     else:
         label = "utf-8"
-    try:
-        data.decode("utf-8")
+    if _is_utf8(data):
         return data, label, data[:SNIFF_BYTES].decode("utf-8", errors="replace"), notes
-    except UnicodeDecodeError:
-        pass
     text = data.decode("utf-8", errors="surrogateescape")
     bad = [m.span() for m in _SURROGATE_LINE.finditer(text)]
     bad_lines = len(bad)
@@ -493,6 +498,23 @@ def _decode(data: bytes, name: str = "the file") -> tuple[bytes, str, str, list[
                 )
             )
     return text.encode("utf-8", errors="replace"), label, text[:SNIFF_BYTES], notes
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether the bytes are valid UTF-8, checked without decoding them into a Python string (a copy as large as
+    the file, up to four times larger, and most of the time spent reading a big CSV)."""
+    if data.isascii():
+        return True
+    try:
+        pl.Series([data], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.ComputeError:
+        return False
+    except Exception:  # anything else the check itself cannot do: Python's decoder decides
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _sniff_delimiter(lines: list[str]) -> str:
@@ -592,50 +614,18 @@ def _tidy(
     def blank(c: str) -> pl.Expr:
         return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") if c in text_cols else pl.col(c).is_null()
 
-    if body.width:
-        body = body.filter(~pl.all_horizontal([blank(c) for c in body.columns]))
-    before = body.height
-    footer_text = ""
+    footer_rows, footer_text, notes = 0, "", list[Note]()
     if body.height and body.width:
-        first = pl.coalesce([pl.when(~blank(c)).then(pl.col(c).cast(pl.String)) for c in body.columns])
-        filled = pl.sum_horizontal([(~blank(c)).cast(pl.Int32) for c in body.columns])
-        offset = max(body.height - 40, 0)
-        marks = body.tail(40).select(first.alias("first"), filled.alias("filled")).with_row_index("i", offset=offset)
-        tail = marks.reverse()
-        cut = body.height
-        for row in tail.iter_rows(named=True):
-            text = (row["first"] or "").strip()
-            lonely = row["filled"] <= 1 and body.width >= 3
-            sparse_row = row["filled"] <= max(2, body.width // 3)  # "Sum Industries" with a stage and amount is a deal
-            if (FOOTER.search(text) and sparse_row) or lonely:
-                cut = row["i"]
-                footer_text = f"{text} | {footer_text}" if footer_text else text
-            else:
-                break
-        body = body.head(cut)
-        # total and subtotal rows carry their label in one of the first columns (grouped reports indent it) and
-        # leave most cells empty
-        leads = body.columns[:3]
-        labelled = pl.any_horizontal(
-            [
-                pl.col(c).cast(pl.String).str.strip_chars().str.contains("(?i)" + TOTAL_ROW.pattern).fill_null(False)
-                for c in leads
-            ]
-        )
-        sparse = filled <= max(1, body.width // 2)
-        totals = body.select((labelled & (sparse | pl.lit(body.width < 4))).alias("t")).to_series()
-        if totals.any():
-            body = body.filter(~totals)
-    footer_rows = before - body.height
-    notes: list[Note] = []
-    if body.height and body.width >= 3:
-        body, notes = _drop_stray_rows(body, headers, blank)
-    empty = body.select([blank(c).all().alias(c) for c in body.columns]).row(0, named=True) if body.width else {}
-    dropped = [
-        c for c in body.columns if empty[c] or (c.startswith("(Do Not Modify)") and c != "(Do Not Modify) Opportunity")
-    ]
+        body, footer_rows, footer_text, notes = _drop_rows(body, headers, blank)
+    dropped = [c for c in body.columns if c.startswith("(Do Not Modify)") and c != "(Do Not Modify) Opportunity"]
     if body.height == 0:
         dropped = [c for c in body.columns if c.startswith("(Do Not Modify)")]
+    elif body.width:
+        # a column is empty when no row fills it: the first rows settle that for almost every column
+        sample = body.head(2000).select([blank(c).all().alias(c) for c in body.columns]).row(0, named=True)
+        unsure = [c for c in body.columns if sample[c]]
+        empty = body.select([blank(c).all().alias(c) for c in unsure]).row(0, named=True) if unsure else {}
+        dropped = [c for c in body.columns if empty.get(c) or c in dropped]
     keep = [c for c in headers if c not in dropped]
     return Grid(
         keep,
@@ -652,11 +642,138 @@ def _tidy(
     )
 
 
-def _drop_stray_rows(
+def _drop_rows(
     body: pl.DataFrame, headers: list[str], blank: Callable[[str], pl.Expr]
-) -> tuple[pl.DataFrame, list[Note]]:
-    """Rows that are not records: the header again (two exports joined, a report's page break), a row with a
-    single cell (a title, a note, a '# comment', 'page 2'), a Markdown separator ('---|---')."""
+) -> tuple[pl.DataFrame, int, str, list[Note]]:
+    """The rows that are records: blank rows, the footer (read from the bottom), total and subtotal rows and stray
+    rows (:func:`_stray_flags`) left out; with how many footer and total rows went, the footer's text, and notes.
+
+    Every rule reads whole rows, but only a row that :func:`_rows_to_check` picks can be dropped: the rules run on
+    those rows and on the last ones (where footers are), and the verdicts go back to the table by row number."""
+    height, width, columns = body.height, body.width, body.columns
+    rows = _rows_to_check(body, headers)
+    part = body.select(pl.all().gather(rows))
+    is_blank = part.select(pl.all_horizontal([blank(c) for c in columns])).to_series()
+    blank_rows = rows.filter(is_blank)
+    rows, part = rows.filter(~is_blank), part.filter(~is_blank)
+    nonblank = height - blank_rows.len()
+    # the footer: the last 40 rows that are not blank, read from the bottom up
+    window = pl.int_range(max(height - 40 - blank_rows.len(), 0), height, eager=True).cast(rows.dtype)
+    last = window.filter(~window.is_in(blank_rows.implode())).tail(40)
+    first = pl.coalesce([pl.when(~blank(c)).then(pl.col(c).cast(pl.String)) for c in columns])
+    filled = pl.sum_horizontal([(~blank(c)).cast(pl.Int32) for c in columns])
+    marks = body.select(pl.all().gather(last)).select(first.alias("first"), filled.alias("filled"))
+    cut_at, cut_position, footer_text = height, nonblank, ""
+    for j in range(marks.height - 1, -1, -1):
+        cell, count = marks.row(j)
+        text = (cell or "").strip()
+        lonely = count <= 1 and width >= 3
+        sparse_row = count <= max(2, width // 3)  # "Sum Industries" with a stage and amount is a deal
+        if (FOOTER.search(text) and sparse_row) or lonely:
+            cut_at, cut_position = int(last[j]), nonblank - marks.height + j
+            footer_text = f"{text} | {footer_text}" if footer_text else text
+        else:
+            break
+    before_cut = rows < cut_at
+    rows, part = rows.filter(before_cut), part.filter(before_cut)
+    # total and subtotal rows carry their label in one of the first columns (grouped reports indent it) and
+    # leave most cells empty
+    labelled = pl.any_horizontal(
+        [
+            pl.col(c).cast(pl.String).str.strip_chars().str.contains("(?i)" + TOTAL_ROW.pattern).fill_null(False)
+            for c in columns[:3]
+        ]
+    )
+    sparse = filled <= max(1, width // 2)
+    totals = part.select((labelled & (sparse | pl.lit(width < 4))).alias("t")).to_series()
+    total_rows = rows.filter(totals)
+    rows, part = rows.filter(~totals), part.filter(~totals)
+    remaining = cut_position - total_rows.len()
+    notes: list[Note] = []
+    stray_rows = rows.clear()
+    if remaining and width >= 3:
+        flags = _stray_flags(part, headers, blank)
+        for column, rule_name, effect in STRAY_RULES:
+            flagged = rows.filter(flags.get_column(column))
+            if flagged.len():
+                at = int(flagged[0])  # its place among the rows left once blank, footer and total rows are gone
+                where = at - int((blank_rows < at).sum()) - int((total_rows < at).sum())
+                notes.append((rule_name, flagged.len(), f"row {where + 1} of the data", "info", effect))
+        stray_rows = rows.filter(flags.select(pl.any_horizontal(pl.all())).to_series())
+    dropped = pl.concat([blank_rows.filter(blank_rows < cut_at), total_rows, stray_rows])
+    kept = body.head(cut_at)
+    if dropped.len():
+        kept = kept.filter(pl.repeat(True, cut_at, eager=True).scatter(dropped, False))
+    return kept, nonblank - remaining, footer_text, notes
+
+
+def _rows_to_check(body: pl.DataFrame, headers: Sequence[str]) -> pl.Series:
+    """Row numbers (ascending) of the rows a rule of :func:`_drop_rows` might drop.
+
+    A blank row, a row with one filled cell or a '---' separator row has a blank or dashed cell in the column with
+    the fewest nulls (one of the two fewest for a single cell); a comment starts its first cell with '#'; a total
+    row labels one of the first three cells; a repeated header row repeats the header in at least one of the first
+    ``width - repeats + 1`` cells. One anchored pattern per cell finds them all (a million rows in milliseconds);
+    every other row keeps a cell that no rule accepts, so no rule drops it."""
+    columns, width = body.columns, body.width
+    schema = body.schema
+    by_nulls = sorted(range(width), key=lambda i: body.get_column(columns[i]).null_count())
+    blank_cols = by_nulls[:2]
+    repeats = max(2, (width + 1) // 2)
+    starts: dict[int, list[str]] = {}
+    exact: list[pl.Expr] = []
+    starts.setdefault(by_nulls[0], []).append(r":?-{3,}:?\s*$")
+    for i in blank_cols:
+        starts.setdefault(i, []).append("$")
+    starts.setdefault(0, []).append("#")
+    for i in range(min(3, width)):
+        starts.setdefault(i, []).append(TOTAL_ROW.pattern.removeprefix("^"))
+    for i in range(max(width - repeats + 1, 0)):
+        name = headers[i].strip().lower()
+        pattern = _case_blind_start(name)
+        if pattern is None:  # no prefix the case-blind pattern can match safely: compare exactly
+            exact.append(_text_of(pl.col(columns[i]), schema[columns[i]]).str.strip_chars().str.to_lowercase() == name)
+        else:
+            starts.setdefault(i, []).append(pattern)
+    tests = [
+        _text_of(pl.col(columns[i]), schema[columns[i]]).str.contains(r"(?i)^\s*(?:" + "|".join(alternatives) + ")")
+        for i, alternatives in starts.items()
+    ]
+    tests += [pl.col(columns[i]).is_null() for i in blank_cols]
+    # one column per test, so that Polars runs them side by side
+    found = body.select([t.fill_null(False).alias(str(i)) for i, t in enumerate([*tests, *exact])])
+    return found.select(pl.any_horizontal(pl.all())).to_series().arg_true()
+
+
+def _text_of(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    return column if dtype == pl.String else column.cast(pl.String)
+
+
+def _case_blind_start(name: str) -> str | None:
+    """A pattern (for ``(?i)`` after leading spaces) that every cell whose trimmed lower case is ``name`` matches.
+
+    Only ASCII is safe: outside it the pattern engine's case folding and the lower-casing of cells follow different
+    Unicode versions (and 'İ' lower-cases to two characters), so a non-ASCII name gives its ASCII start, without the
+    character before the first non-ASCII one, or None when nothing is left."""
+    escaped = "".join("\\" + ch if ch.isascii() and not ch.isalnum() and ch not in "<>" else ch for ch in name)
+    if name.isascii():
+        return escaped + r"\s*$"
+    cut = next(i for i, ch in enumerate(name) if not ch.isascii()) - 1
+    return None if cut <= 0 else "".join("\\" + ch if not ch.isalnum() and ch not in "<>" else ch for ch in name[:cut])
+
+
+STRAY_RULES = (
+    ("comment", "comment lines left out", "lines starting with # are notes, not records"),
+    ("header", "header rows repeated inside the file", "left out: files joined together, or a report's page break"),
+    ("single", "rows with a single cell left out", "titles, notes and comments between the rows are not records"),
+    ("rule", "separator rows left out", "lines such as '---|---' are not records"),
+)
+
+
+def _stray_flags(body: pl.DataFrame, headers: list[str], blank: Callable[[str], pl.Expr]) -> pl.DataFrame:
+    """Rows that are not records, one column of flags per rule in :data:`STRAY_RULES`: the header again (two
+    exports joined, a report's page break), a row with a single cell (a title, a note, a '# comment', 'page 2'),
+    a Markdown separator ('---|---')."""
     names = [h.strip().lower() for h in headers]
     columns = body.columns
     same_as_header = pl.sum_horizontal(
@@ -669,25 +786,12 @@ def _drop_stray_rows(
     rule = pl.all_horizontal([blank(c) | pl.col(c).cast(pl.String).str.contains(r"^\s*:?-{3,}:?\s*$") for c in columns])
     first = pl.col(columns[0]).cast(pl.String).str.strip_chars()
     comment = first.str.contains(r"^#(\s|$|[^\d])").fill_null(False)  # "# exported by script", not "#12"
-    flags = body.select(
+    return body.select(
         comment.alias("comment"),
         (same_as_header >= max(2, (len(columns) + 1) // 2)).alias("header"),
         ((filled <= 1) & pl.lit(len(columns) >= 4)).alias("single"),
         rule.alias("rule"),
     )
-    notes: list[Note] = []
-    for column, rule_name, effect in (
-        ("comment", "comment lines left out", "lines starting with # are notes, not records"),
-        ("header", "header rows repeated inside the file", "left out: files joined together, or a report's page break"),
-        ("single", "rows with a single cell left out", "titles, notes and comments between the rows are not records"),
-        ("rule", "separator rows left out", "lines such as '---|---' are not records"),
-    ):
-        count = int(flags.get_column(column).sum())
-        if count:
-            where = int(flags.get_column(column).arg_max() or 0)
-            notes.append((rule_name, count, f"row {where + 1} of the data", "info", effect))
-    drop = flags.select(pl.any_horizontal(pl.all())).to_series()
-    return (body.filter(~drop) if drop.any() else body), notes
 
 
 def _text_grid(data: bytes, name: str) -> Grid:
@@ -737,32 +841,37 @@ def _text_grid(data: bytes, name: str) -> Grid:
     headers = _dedupe(raw_headers)
     widest = max((len(r) for r in rows[header_row + 1 :]), default=len(headers))
     spare = [f"__extra_{i}" for i in range(max(widest - len(headers), 0) + 8)]
-    try:
-        frame = pl.read_csv(
-            io.BytesIO(utf8),
-            separator=delimiter,
-            has_header=False,
-            skip_lines=skip_lines,
-            schema=dict.fromkeys([*headers, *spare], pl.String),
-            truncate_ragged_lines=True,
-            missing_columns="insert",
-            quote_char='"',
-            raise_if_empty=False,
-            encoding="utf8-lossy",
-        )
-    except BaseException as exc:  # polars reports malformed CSV with several exception types (and panics)
-        _reraise_control(exc)
-        frame = _lenient_csv(utf8, skip_lines, delimiter, [*headers, *spare], name, str(exc), exc.__class__.__name__)
-        notes.append(
-            (
-                "rows read leniently",
-                frame.height,
-                "a quote inside a cell",
-                "info",
-                'the strict reader refused a quote inside a cell (e.g. "Deal F" Ltd); Python\'s reader took it',
+    frame = None
+    if widest <= len(headers):
+        # no row of the sample is longer than the header: read just the header's columns (spare columns cost a
+        # third of the read); a longer row further down makes this read refuse, and the one below catches its cells
+        try:
+            frame = _read_csv(utf8, delimiter, skip_lines, headers, ragged=False)
+        except BaseException as exc:  # whatever the reason, the read below decides what happens
+            _reraise_control(exc)
+    if frame is None:
+        try:
+            frame = _read_csv(utf8, delimiter, skip_lines, [*headers, *spare], ragged=True)
+        except BaseException as exc:  # polars reports malformed CSV with several exception types (and panics)
+            _reraise_control(exc)
+            frame = _lenient_csv(
+                utf8, skip_lines, delimiter, [*headers, *spare], name, str(exc), exc.__class__.__name__
             )
-        )
-    longer = frame.select(pl.any_horizontal([pl.col(c).is_not_null() for c in spare]).alias("x")).to_series()
+            notes.append(
+                (
+                    "rows read leniently",
+                    frame.height,
+                    "a quote inside a cell",
+                    "info",
+                    'the strict reader refused a quote inside a cell (e.g. "Deal F" Ltd); Python\'s reader took it',
+                )
+            )
+    spare = [c for c in spare if c in frame.columns]
+    longer = (
+        frame.select(pl.any_horizontal([pl.col(c).is_not_null() for c in spare]).alias("x")).to_series()
+        if any(frame.get_column(c).null_count() < frame.height for c in spare)
+        else pl.Series([False])
+    )
     if longer.any():
         notes.append(
             (
@@ -774,11 +883,12 @@ def _text_grid(data: bytes, name: str) -> Grid:
             )
         )
     frame = frame.drop(spare)
+    longest = frame.select([pl.col(c).str.len_bytes().max() for c in headers]).row(0) if len(utf8) > MAX_CELL else ()
     giant_rows = (
         frame.select(pl.any_horizontal([pl.col(c).str.len_bytes() > MAX_CELL for c in headers]).alias("x"))
         .to_series()
         .fill_null(False)
-        if len(utf8) > MAX_CELL
+        if any(n is not None and n > MAX_CELL for n in longest)
         else pl.Series([False])
     )
     if giant_rows.any():
@@ -794,6 +904,24 @@ def _text_grid(data: bytes, name: str) -> Grid:
         frame = frame.filter(~giant_rows)
     grid = _tidy(frame, headers, header_row, encoding, delimiter, None, (), "\n".join(records[:5]))
     return replace(grid, notes=(*notes, *grid.notes))
+
+
+def _read_csv(utf8: bytes, delimiter: str, skip_lines: int, columns: list[str], *, ragged: bool) -> pl.DataFrame:
+    """Every cell as a string under ``columns``; a row longer than them is cut (``ragged``) or refused (and then
+    the text is read as strict UTF-8: :func:`_decode` made it so, and the strict decoder is a sixth faster; text
+    that is not UTF-8 after all is refused too, and read again cut and leniently)."""
+    return pl.read_csv(
+        io.BytesIO(utf8),
+        separator=delimiter,
+        has_header=False,
+        skip_lines=skip_lines,
+        schema=dict.fromkeys(columns, pl.String),
+        truncate_ragged_lines=ragged,
+        missing_columns="insert",
+        quote_char='"',
+        raise_if_empty=False,
+        encoding="utf8-lossy" if ragged else "utf8",
+    )
 
 
 def _reraise_control(exc: BaseException) -> None:
@@ -875,7 +1003,17 @@ def read_grid(data: bytes, name: str, *, sheet: str | None = None) -> Grid:
     _refuse_what_is_not_a_table(data, name)
     if data[:4] == b"PK\x03\x04":
         _check_zip(data, name)
-        return _excel_grid(data, name, sheet)
+        # the parts are tested on another thread while the sheets are read (zlib and the reader leave Python's
+        # lock); a damaged part is reported before anything the reader found, as when the test came first
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            tested = pool.submit(_test_parts, data, name)
+            try:
+                grid = _excel_grid(data, name, sheet)
+            except BaseException:
+                tested.result()
+                raise
+            tested.result()
+            return grid
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         if _is_encrypted_ole(data):
             raise DataError(
@@ -1173,13 +1311,27 @@ STATUS_WORDS = {
 """Status column values (lower case, accents removed) and the status each means."""
 
 
+def _stage_statuses(stages: pl.Series) -> pl.Series:
+    """What each stage's name says (prepare's rule): won, lost or open."""
+    from kpi_core.prepare import _status_from_text
+
+    return stages.to_frame("stage").select(_status_from_text("stage")).to_series()
+
+
+DECIDED_BY = pl.Enum(
+    ["IsWon/IsClosed flags", "the Closed flag", "the status column", "the stage map", "the stage name"]
+)
+"""What decided a deal's status (``__status_from``): an Enum, not a million copies of the words."""
+
+
 def _deal_status(frame: pl.DataFrame) -> pl.DataFrame:
     """Status from IsWon/IsClosed flags first, then a Status column, then the stage map, then the stage name;
     ``__status_from`` says which decided each row."""
-    from kpi_core.prepare import _status_of
-
     parts: list[tuple[pl.Expr, str]] = []
-    named = _status_of(frame, "stage") if "stage" in frame.columns else pl.lit(None, pl.String)
+    named = pl.lit(None, pl.String)
+    if "stage" in frame.columns:  # what each stage's name says, worked out once per stage
+        frame = frame.with_columns(V.each_value(frame.get_column("stage"), _stage_statuses).alias("__named"))
+        named = pl.col("__named")
     closed = pl.col("is_closed") if "is_closed" in frame.columns else pl.lit(None, pl.Boolean)
     won = pl.col("is_won") if "is_won" in frame.columns else pl.lit(None, pl.Boolean)
     lost = pl.col("is_lost") if "is_lost" in frame.columns else pl.lit(None, pl.Boolean)
@@ -1222,12 +1374,17 @@ def _deal_status(frame: pl.DataFrame) -> pl.DataFrame:
     if "stage" in frame.columns:
         parts.append((named, "the stage name"))
     if not parts:
-        return frame.with_columns(status=pl.lit(None, pl.String), __status_from=pl.lit(None, pl.String))
-    source = pl.lit(None, pl.String)
-    for expr, why in reversed(parts):
-        source = pl.when(expr.is_not_null()).then(pl.lit(why)).otherwise(source)
-    return frame.with_columns(status=pl.coalesce([p for p, _ in parts]), __status_from=source).drop(
+        return frame.with_columns(status=pl.lit(None, pl.String), __status_from=pl.lit(None, DECIDED_BY))
+    # each way of deciding is computed once, as a column, then read by the status and by what decided it
+    frame = frame.with_columns([expr.alias(f"__part_{i}") for i, (expr, _) in enumerate(parts)])
+    columns = [pl.col(f"__part_{i}") for i in range(len(parts))]
+    source = pl.lit(None, DECIDED_BY)
+    for column, (_, why) in reversed(list(zip(columns, parts, strict=True))):
+        source = pl.when(column.is_not_null()).then(pl.lit(why, DECIDED_BY)).otherwise(source)
+    return frame.with_columns(status=pl.coalesce(columns), __status_from=source).drop(
         [c for c in ("is_won", "is_closed", "is_lost", "__map_status") if c in frame.columns]
+        + [f"__part_{i}" for i in range(len(parts))]
+        + (["__named"] if "__named" in frame.columns else [])
     )
 
 
@@ -1257,7 +1414,7 @@ def stage_map(deals: pl.DataFrame, order: Sequence[str] = ()) -> pl.DataFrame:
         else pl.lit("(default)")
     )
     prob = pl.col("probability").median() if "probability" in deals.columns else pl.lit(None, pl.Float64)
-    decided = pl.col("__status_from") if "__status_from" in deals.columns else pl.lit("the stage name")
+    decided = pl.col("__status_from").cast(pl.String) if "__status_from" in deals.columns else pl.lit("the stage name")
     status = pl.col("status").cast(pl.String)
     table = (
         deals.filter(pl.col("stage").is_not_null())
@@ -1273,6 +1430,37 @@ def stage_map(deals: pl.DataFrame, order: Sequence[str] = ()) -> pl.DataFrame:
             pl.col("__decided").drop_nulls().unique().sort().str.join(", ").alias("decided_by"),
         )
     )
+    return _ordered_stage_map(table, order)
+
+
+def _stage_map_by_name(deals: pl.DataFrame, order: Sequence[str] = ()) -> pl.DataFrame:
+    """:func:`stage_map` of a deals table without a pipeline whose status came from its stage names alone (no
+    flags, status column or stage map): every deal of a stage has the status the name says, decided by the name,
+    so one pass counting the deals and taking the median probability per stage gives the same map."""
+    from kpi_core.prepare import _status_from_text
+
+    prob = pl.col("probability").median() if "probability" in deals.columns else pl.lit(None, pl.Float64)
+    stages = (
+        deals.lazy()
+        .filter(pl.col("stage").is_not_null())
+        .group_by(pl.col("stage").cast(pl.String))
+        .agg(prob.alias("probability"), pl.len().alias("deals"))
+        .collect()
+        .with_columns(_status_from_text("stage").alias("status"))
+    )
+    table = stages.select(
+        pl.lit("(default)").alias("pipeline"),
+        "stage",
+        "status",
+        "probability",
+        "deals",
+        *[pl.when(pl.col("status") == s).then(pl.col("deals")).otherwise(0).alias(s) for s in ("open", "won", "lost")],
+        pl.lit("the stage name").alias("decided_by"),
+    )
+    return _ordered_stage_map(table, order)
+
+
+def _ordered_stage_map(table: pl.DataFrame, order: Sequence[str]) -> pl.DataFrame:
     rank = {s: i for i, s in enumerate(order)}
     from kpi_core.prepare import _stage_hint, _status_from_text
 
@@ -1477,18 +1665,30 @@ def read_file(
         )
     frame = _canonical_columns(grid, mapping, kind, source, name, quality)
     tables: list[ImportedTable] = []
-    smap = None
     generated_ids = False
+    smap: pl.DataFrame | Future[pl.DataFrame] | None = None
     if kind == "deals":
+        # the row ids (when the file has none) and the stage map are made on other threads beside the steps below
+        pool = ThreadPoolExecutor(max_workers=2)
+        early = "deal_id" not in frame.columns and stages is None  # an edited stage map could repeat rows
+        numbered = pool.submit(_row_ids, frame.height, "deal_id") if early else None
         if stages is not None and "stage" in frame.columns:
             frame = apply_stage_map(frame, stages)
         _unknown_statuses(frame, name, quality)
+        deciders = {"is_won", "is_lost", "is_closed", "status", "__map_status", "pipeline"}
+        by_name = "stage" in frame.columns and not deciders & set(frame.columns)
         frame = _deal_status(frame)
         frame = _actual_or_estimate(frame, mapping, name, quality)
         frame = _repeated_deals(frame, name, quality)
+        # without HubSpot's stage dates there is no history to order the stages by: the map needs no ids
+        if not any(m.canonical and m.canonical.startswith("entered:") for m in mapping):
+            smap = pool.submit(_stage_map_by_name if by_name else stage_map, frame)
         if "deal_id" not in frame.columns:
             generated_ids = True
-            frame = frame.with_columns(deal_id=pl.format("row-{}", pl.int_range(1, pl.len() + 1)))
+            ids = numbered.result() if numbered is not None else None
+            frame = frame.with_columns(
+                ids if ids is not None and ids.len() == frame.height else _row_ids(frame.height, "deal_id")
+            )
             quality.append(
                 issue(
                     "no deal id column",
@@ -1500,9 +1700,11 @@ def read_file(
                     "rows are numbered; duplicates cannot be detected",
                 )
             )
+        pool.shutdown(wait=False)
         history = _hubspot_history(grid, mapping, frame)
-        order: tuple[str, ...] = _history_order(history) if history is not None else ()
-        smap = stage_map(frame, order)
+        if smap is None:
+            order: tuple[str, ...] = _history_order(history) if history is not None else ()
+            smap = _stage_map_by_name(frame, order) if by_name else stage_map(frame, order)
         if history is not None:
             tables.append(
                 ImportedTable(
@@ -1515,14 +1717,14 @@ def read_file(
     if kind == "stage_history":
         frame = _stage_changes(frame)
     if kind == "leads" and "lead_id" not in frame.columns:
-        frame = frame.with_columns(lead_id=pl.format("row-{}", pl.int_range(1, pl.len() + 1)))
+        frame = frame.with_columns(_row_ids(frame.height, "lead_id"))
     if kind == "users":
         frame = _user_names(frame)
     if kind in ("targets", "spend") and "period" in frame.columns:
         _check_periods(frame, kind, name, quality)
     quality.append(check_table(kind, frame, name, generated_ids=generated_ids))
     frame = frame.drop([c for c in frame.columns if c.startswith("__")])
-    table = ImportedTable(kind, frame, tuple(mapping), sig, smap)
+    table = ImportedTable(kind, frame, tuple(mapping), sig, smap.result() if isinstance(smap, Future) else smap)
     return FileImport(
         name,
         source,
@@ -1533,6 +1735,11 @@ def read_file(
         source_reason,
         tuple(suggestions),
     )
+
+
+def _row_ids(rows: int, column: str) -> pl.Series:
+    """Ids for a table without them: ``row-1``, ``row-2``…"""
+    return pl.select(pl.format("row-{}", pl.int_range(1, rows + 1)).alias(column)).to_series()
 
 
 def _plain(text: pl.Expr) -> pl.Expr:
@@ -1624,9 +1831,10 @@ def _canonical_columns(
     undecided: list[str] = []
     skip = ("entered:", "row_flag")
     wanted = list(dict.fromkeys(m.canonical for m in mapping if m.canonical and not m.canonical.startswith(skip)))
+    done = _convert_all(grid, [m for m in mapping if m.canonical in wanted], kind, source)
     for canonical in wanted:
         columns[canonical], notes[canonical], order, ambiguous = _convert_column(
-            grid, mapping, canonical, kind, source, name, columns, None
+            grid, mapping, canonical, kind, source, name, columns, None, done
         )
         if order:
             orders[canonical] = order
@@ -1656,6 +1864,22 @@ def _canonical_columns(
     return pl.DataFrame([columns[c] for c in ordered]) if columns else pl.DataFrame()
 
 
+def _convert_all(grid: Grid, mapping: Sequence[ColumnMap], kind: str, source: str) -> dict[tuple[str, str], V.Parsed]:
+    """Every mapped column converted, by header and canonical column; a big table's columns at the same time, on
+    threads (Polars does the work outside Python's lock), since each conversion is mostly one core's work."""
+    jobs = [(m.original, m.canonical) for m in mapping if m.canonical]
+
+    def convert(job: tuple[str, str]) -> V.Parsed:
+        return _convert(grid.frame.get_column(job[0]), job[1], kind, source)
+
+    if grid.frame.height < 50_000 or len(jobs) < 2 or (os.cpu_count() or 1) < 2:
+        return {job: convert(job) for job in jobs}
+    # the longest first (money, dates, percentages), and one thread more than cores to fill Python's pauses
+    jobs.sort(key=lambda job: 0 if job[1] in MONEY else 1 if job[1] in DATES else 2 if job[1] == "probability" else 3)
+    with ThreadPoolExecutor(max_workers=min(len(jobs), (os.cpu_count() or 1) + 1)) as pool:
+        return dict(zip(jobs, pool.map(convert, jobs), strict=True))
+
+
 def _convert_column(
     grid: Grid,
     mapping: Sequence[ColumnMap],
@@ -1665,9 +1889,11 @@ def _convert_column(
     name: str,
     columns: dict[str, pl.Series],
     day_first: bool | None,
+    done: Mapping[tuple[str, str], V.Parsed] | None = None,
 ) -> tuple[pl.Series, list[pl.DataFrame], str, bool]:
     """One canonical column from the headers mapped to it: the values, what to report, the day/month order
-    its dates showed and whether they could not tell."""
+    its dates showed and whether they could not tell (``done`` holds conversions already made, by header and
+    canonical column, without a day/month order imposed)."""
     found: list[pl.DataFrame] = []
     sources = sorted((m for m in mapping if m.canonical == canonical), key=lambda m: -m.confidence)
     converted = []
@@ -1675,7 +1901,8 @@ def _convert_column(
     ambiguous = False
     for m in sources:
         raw = grid.frame.get_column(m.original)
-        parsed = _convert(raw, canonical, kind, source, day_first=day_first)
+        known = done.get((m.original, canonical)) if done is not None and day_first is None else None
+        parsed = known or _convert(raw, canonical, kind, source, day_first=day_first)
         converted.append(parsed.series)
         if parsed.order:
             orders.add(parsed.order)
@@ -1850,8 +2077,12 @@ def _fill_group_labels(
     for m in mapping:
         if m.canonical not in GROUPING or m.original not in leading or frame.height < 4:
             continue
-        column = frame.get_column(m.original)
-        text = column.cast(pl.String).str.strip_chars()
+        column = frame.get_column(m.original).cast(pl.String)
+        head = column.head(1000)
+        head = head.filter(~(head.is_null() | head.str.contains(r"^\s*$")))  # the filled cells among the first rows
+        if head.n_unique() < head.len():  # a value repeats: not a group label printed once (no need to read on)
+            continue
+        text = column.str.strip_chars()
         present = text.is_not_null() & (text != "")
         values = text.filter(present)
         if not present[0] or present.mean() > 0.7 or values.n_unique() != values.len():  # type: ignore[operator]

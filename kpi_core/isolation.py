@@ -4,8 +4,9 @@ The readers underneath (Polars' CSV parser, fastexcel's Excel reader) are native
 can make them ask for 512 GB or abort, which would end the process that called them, an app server with every
 user's session. :func:`read_file_isolated` runs :func:`kpi_core.ingest.read_file` in a fresh Python process
 (``python -m kpi_core.isolation``, about 0.2 s to start) whose address space is capped and whose stderr goes to a
-log file; if it dies, runs out of memory or out of time, the caller gets a :class:`~kpi_core.model.DataError`
-naming the file and the reason, with a reference that the log line repeats.
+log file; the result comes back pickled, its frames as Arrow IPC files beside it. If the worker dies, runs out of
+memory or out of time, the caller gets a :class:`~kpi_core.model.DataError` naming the file and the reason, with a
+reference that the log line repeats.
 
 Limits (environment): ``KPI_WORKBENCH_PARSE_MEMORY_MB`` (default 6144), ``KPI_WORKBENCH_PARSE_SECONDS``
 (default 600), ``KPI_WORKBENCH_PARSES`` (reads at once, default 2).
@@ -24,8 +25,11 @@ import tempfile
 import threading
 import traceback
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+import polars as pl
 
 from kpi_core.ingest import FileImport, read_file
 from kpi_core.model import DataError
@@ -72,7 +76,7 @@ def read_file_isolated(
                     "read is not a normal export: export fewer rows, or as CSV."
                 ) from None
         result = folder / "result.pickle"
-        status, payload = pickle.loads(result.read_bytes()) if result.exists() else ("died", "")
+        status, payload = _load(folder, result) if result.exists() else ("died", "")
         if status == "ok" and isinstance(payload, FileImport):
             return payload
         if status == "data":
@@ -119,10 +123,66 @@ def _work(folder: Path) -> None:
         result = ("bug", f"{type(exc).__name__}: {exc}")
     staged = folder / "result.partial"
     try:
-        staged.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        _dump(result, folder, staged)
     except MemoryError:
         staged.write_bytes(pickle.dumps(("memory", "")))
+    except Exception:  # a frame that IPC cannot hold: the whole result pickled, as it is
+        for written in folder.glob("frame-*.arrow"):
+            written.unlink()
+        try:
+            staged.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        except MemoryError:
+            staged.write_bytes(pickle.dumps(("memory", "")))
     staged.rename(folder / "result.pickle")
+
+
+def _dump(result: Any, folder: Path, path: Path) -> None:
+    """Pickle ``result`` to ``path`` with its frames written beside it as Arrow IPC files (two at a time): a
+    million-row import comes back several times faster than with the frames pickled."""
+    with ThreadPoolExecutor(max_workers=2) as pool, open(path, "wb") as out:
+        pickler = _FramePickler(out, folder, pool)
+        pickler.dump(result)
+        for written in pickler.written:
+            written.result()
+
+
+class _FramePickler(pickle.Pickler):
+    """A pickler that writes each frame to its own IPC file (on ``pool``) and pickles a reference to it."""
+
+    def __init__(self, file: BinaryIO, folder: Path, pool: ThreadPoolExecutor) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._folder, self._pool = folder, pool
+        self.written: list[Future[None]] = []
+
+    def persistent_id(self, obj: Any) -> Any:
+        if not isinstance(obj, pl.DataFrame) or obj.width == 0 or pl.Object in obj.dtypes:
+            return None  # pickled with the rest
+        name = f"frame-{len(self.written)}.arrow"
+        self.written.append(self._pool.submit(obj.write_ipc, self._folder / name))
+        return ("frame", name)
+
+
+class _FrameUnpickler(pickle.Unpickler):
+    """Reads what :class:`_FramePickler` wrote, with the frames already read from their files."""
+
+    def __init__(self, file: BinaryIO, frames: dict[str, pl.DataFrame]) -> None:
+        super().__init__(file)
+        self._frames = frames
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind, name = pid
+        if kind != "frame" or name not in self._frames:
+            raise pickle.UnpicklingError(f"unknown reference {pid!r}")
+        return self._frames[name]
+
+
+def _load(folder: Path, result: Path) -> Any:
+    """The result the worker left in ``folder``; its frames read whole, two at a time (the folder goes)."""
+    names = sorted(path.name for path in folder.glob("frame-*.arrow"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        frames = dict(zip(names, pool.map(lambda name: pl.read_ipc(folder / name), names), strict=True))
+    with open(result, "rb") as stream:
+        return _FrameUnpickler(stream, frames).load()
 
 
 if __name__ == "__main__":

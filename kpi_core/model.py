@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
+from typing import Literal, overload
 
 import polars as pl
 
@@ -190,17 +191,25 @@ class DataError(ValueError):
     """Input that cannot be used, with a message for the person who supplied it."""
 
 
-def conform(name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Cast a frame to the canonical dtypes of table ``name``; unknown columns are kept as they are."""
+@overload
+def conform(name: str, frame: pl.DataFrame) -> pl.DataFrame: ...
+@overload
+def conform(name: str, frame: pl.LazyFrame) -> pl.LazyFrame: ...
+@overload
+def conform(name: str, frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame: ...
+def conform(name: str, frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Cast a frame (or a lazy scan) to the canonical dtypes of table ``name``; unknown columns are kept as they
+    are."""
     schema = TABLES[name]
-    missing = [c for c in KEY_COLUMNS[name] if c not in frame.columns]
+    found = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+    missing = [c for c in KEY_COLUMNS[name] if c not in found]
     if missing:
-        raise DataError(f"the {name} table needs column(s) {', '.join(missing)}; it has {', '.join(frame.columns)}")
+        raise DataError(f"the {name} table needs column(s) {', '.join(missing)}; it has {', '.join(found)}")
     casts = []
     for column, dtype in schema.items():
-        if column not in frame.columns or frame.schema[column] == dtype:
+        if column not in found or found[column] == dtype:
             continue
-        source = frame.schema[column]
+        source = found[column]
         expr = pl.col(column)
         if dtype == pl.Date() and source == pl.String():
             expr = expr.str.to_date(strict=False)
@@ -249,13 +258,20 @@ class Dataset:
     @classmethod
     def prepare(
         cls,
-        raw: Mapping[str, pl.DataFrame],
+        raw: Mapping[str, pl.DataFrame | pl.LazyFrame],
         *,
         as_of: date | None = None,
         settings: Settings | None = None,
         as_of_source: str | None = None,
+        consume: bool = False,
+        columns: Literal["all", "kpis"] = "all",
     ) -> Dataset:
         """Canonical frames in, an engine-ready dataset out.
+
+        Frames may be lazy scans (see :func:`kpi_core.scan.scan_folder`): they are read with their dimensions
+        encoded on the way in; ``columns="kpis"`` then keeps only what the KPIs read (no activity ids). With
+        ``consume=True`` the frames are taken out of ``raw`` (a dict) as they are used, so a big dataset is never
+        held twice: what a caller that reads files only to prepare them should pass.
 
         >>> import polars as pl
         >>> ds = Dataset.prepare({"deals": pl.DataFrame({"deal_id": ["1"], "stage": ["Won"]})})
@@ -263,11 +279,22 @@ class Dataset:
         ['won']
         """
         from kpi_core import prepare as _prepare
+        from kpi_core import scan
 
         settings = settings or Settings()
-        tables = {name: conform(name, frame) for name, frame in raw.items() if name in TABLES}
+        given: dict[str, pl.DataFrame | pl.LazyFrame]
+        if consume and isinstance(raw, dict):
+            given = {name: conform(name, raw.pop(name)) for name in list(raw) if name in TABLES}
+        else:
+            given = {name: conform(name, frame) for name, frame in raw.items() if name in TABLES}
         del raw  # let frames the caller no longer holds go as soon as their prepared version exists
-        return _prepare.build(tables, as_of=as_of, settings=settings, as_of_source=as_of_source)
+        links = None
+        if any(isinstance(f, pl.LazyFrame) for f in given.values()):
+            tables, links = scan.collect(given, columns=columns)
+        else:
+            tables = {name: frame for name, frame in given.items() if isinstance(frame, pl.DataFrame)}
+        given.clear()
+        return _prepare.build(tables, as_of=as_of, settings=settings, as_of_source=as_of_source, links=links)
 
 
 def to_date(value: date | datetime) -> date:

@@ -108,8 +108,9 @@ def _status_from_text(column: str) -> pl.Expr:
     )
 
 
-def _loose(key: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", key.lower())
+def _loose_expr(keys: pl.Series) -> pl.Series:
+    """Keys as compared tolerantly: lower case, letters and digits only (``GTX Pro`` ~ ``gtxpro``)."""
+    return keys.cast(pl.String).str.to_lowercase().str.replace_all(r"[^0-9a-z]", "")
 
 
 def _join_lookup(
@@ -130,17 +131,35 @@ def _join_lookup(
         return frame
     right = lookup.filter(pl.col(key).is_not_null()).unique(key, keep="first").rename({c: f"__lk_{c}" for c in extra})
     column = frame.get_column(key)
+    lookup_keys = right.get_column(key).cast(pl.String)
+    looked: pl.DataFrame | None = None
     if isinstance(column.dtype, pl.Enum):  # the categories are every value of the shared Enum: no scan of the rows
-        fact_keys = column.dtype.categories.to_list()
+        fact_keys = column.dtype.categories
+        unmatched = fact_keys.filter(~fact_keys.is_in(lookup_keys.implode()))
     else:
-        fact_keys = column.unique().cast(pl.String).drop_nulls().to_list()
-    lookup_keys = right.get_column(key).cast(pl.String).to_list()
-    exact = set(lookup_keys)
-    loose = {_loose(k): k for k in lookup_keys}
-    tolerant = {k: loose[_loose(k)] for k in fact_keys if k not in exact and _loose(k) in loose}
-    missing = [k for k in fact_keys if k not in exact and k not in tolerant]
+        # joined first, then what found no match is looked at: a 10M-row key column is hashed once
+        looked = _looked_up(frame, right.with_columns(__hit=pl.lit(True)), key, {})
+        unmatched = (
+            column.cast(pl.String)
+            .filter(column.is_not_null() & looked.get_column("__hit").is_null())
+            .unique(maintain_order=True)
+        )
+        looked = looked.drop("__hit")
+    tolerant: dict[str, str] = {}
+    missing: list[str] = []
+    if unmatched.len():
+        loose = pl.DataFrame({"__loose": _loose_expr(lookup_keys), key: lookup_keys}).unique(
+            "__loose", keep="last", maintain_order=True
+        )
+        found = pl.DataFrame({"__fact": unmatched, "__loose": _loose_expr(unmatched)}).join(
+            loose, on="__loose", how="left", maintain_order="left"
+        )
+        tolerant = {a: b for a, b in found.select("__fact", key).iter_rows() if b is not None}
+        missing = [a for a in unmatched.to_list() if a not in tolerant]
     if notes is not None and (tolerant or missing):
-        counts = dict(frame.group_by(pl.col(key).cast(pl.String)).len().iter_rows())
+        asked = pl.Series([*tolerant, *missing], dtype=pl.String).implode()
+        found_rows = frame.select(pl.col(key).cast(pl.String)).filter(pl.col(key).is_in(asked))
+        counts = dict(found_rows.group_by(key).len().iter_rows())
         # an Enum's categories hold other tables' values too: report only keys this table has
         noted = {k: v for k, v in tolerant.items() if counts.get(k, 0)}
         missing = [k for k in missing if counts.get(k, 0)]
@@ -171,19 +190,29 @@ def _join_lookup(
                     "these rows have no value from the lookup (e.g. no region)",
                 )
             )
-    if tolerant:
-        frame = frame.with_columns(__key=pl.col(key).cast(pl.String).replace(tolerant))
-        right = right.with_columns(pl.col(key).cast(pl.String)).rename({key: "__key"})
-        joined = frame.join(right, on="__key", how="left").drop("__key")
-    else:
-        if right.schema[key] != frame.schema[key]:
-            right = right.with_columns(pl.col(key).cast(pl.String).cast(frame.schema[key], strict=False))
-        joined = frame.join(right, on=key, how="left")
+    if looked is None or tolerant:
+        looked = _looked_up(frame, right, key, tolerant)
+    joined = frame.hstack(looked)
     fills = [
         (pl.coalesce(pl.col(c), pl.col(f"__lk_{c}")) if c in frame.columns else pl.col(f"__lk_{c}")).alias(c)
         for c in extra
     ]
     return joined.with_columns(fills).drop([f"__lk_{c}" for c in extra])
+
+
+def _looked_up(frame: pl.DataFrame, right: pl.DataFrame, key: str, tolerant: Mapping[str, str]) -> pl.DataFrame:
+    """The lookup's columns for every row of ``frame``, in its order (``tolerant`` maps keys to the lookup's)."""
+    right = right.with_columns(pl.col(key).cast(pl.String))
+    dtype = frame.schema[key]
+    if isinstance(dtype, pl.Enum):
+        # looked up once per category, then gathered by each row's code: no hashing of a 10M-row column
+        per_code = pl.DataFrame({key: dtype.categories}).with_columns(pl.col(key).replace(dict(tolerant)))
+        per_code = per_code.join(right, on=key, how="left", maintain_order="left").drop(key)
+        return per_code.select(pl.all().gather(frame.get_column(key).to_physical()))
+    keys = frame.select(
+        pl.col(key).cast(pl.String).replace(dict(tolerant)) if tolerant else pl.col(key).cast(pl.String)
+    )
+    return keys.join(right, on=key, how="left", maintain_order="left").drop(key)
 
 
 def _stage_order(
@@ -307,6 +336,7 @@ def _prepare_deals(
     as_of: date,
     durations: pl.DataFrame | None,
     notes: list[pl.DataFrame],
+    links: pl.LazyFrame | None,
 ) -> tuple[pl.DataFrame, tuple[str, ...], list[str]]:
     warnings: list[str] = []
     deals = _convert_currency(deals, tables.get("rates"), currency, as_of, notes)
@@ -375,12 +405,20 @@ def _prepare_deals(
     reached_now = pl.col("stage").cast(pl.String).replace_strict(index, default=0, return_dtype=pl.Int32)
     reached = pl.when(pl.col("status") == "won").then(pl.lit(n, pl.Int32)).otherwise(reached_now)
     if history is not None and history.height:
-        furthest = (
-            history.with_columns(i=pl.col("stage").replace_strict(index, default=None, return_dtype=pl.Int32))
+        joined = _join_per_deal(
+            deals,
+            history.lazy()
+            .with_columns(__i=pl.col("stage").replace_strict(index, default=None, return_dtype=pl.Int32))
             .group_by("deal_id")
-            .agg(pl.col("i").max().alias("__hist_reached"), pl.col("entered_at").max().alias("stage_entered_at"))
+            .agg(pl.col("__i").max().alias("__hist_reached"), pl.col("entered_at").max().alias("stage_entered_at")),
         )
-        deals = deals.join(furthest, on="deal_id", how="left")
+        deals = (
+            joined
+            if joined is not None
+            else deals.with_columns(
+                __hist_reached=pl.lit(None, pl.Int32), stage_entered_at=pl.lit(None, pl.Datetime("us"))
+            )
+        )
         reached = (
             pl.when(pl.col("status") == "won")
             .then(pl.lit(n, pl.Int32))
@@ -413,14 +451,18 @@ def _prepare_deals(
         )
         in_stage = (pl.lit(as_of) - pl.col("stage_entered_at").dt.date()).dt.total_days()
         stalled_parts.append((in_stage > limit).fill_null(False))
-    activities = tables.get("activities")
-    if (
-        activities is not None
-        and "deal_id" in activities.columns
-        and activities.get_column("deal_id").null_count() < activities.height
-    ):
-        last = activities.group_by("deal_id").agg(pl.col("activity_date").max().dt.date().alias("last_activity"))
-        deals = deals.join(last, on="deal_id", how="left")
+    with_activity = (
+        _join_per_deal(
+            deals,
+            links.filter(pl.col("deal_id").is_not_null())
+            .group_by("deal_id")
+            .agg(pl.col("activity_date").max().dt.date().alias("last_activity")),
+        )
+        if links is not None and "deal_id" in links.collect_schema()
+        else None
+    )
+    if with_activity is not None:
+        deals = with_activity
         idle = (
             pl.lit(as_of)
             - pl.coalesce(
@@ -442,6 +484,19 @@ def _prepare_deals(
     return deals, order, warnings
 
 
+def _join_per_deal(deals: pl.DataFrame, aggregated: pl.LazyFrame) -> pl.DataFrame | None:
+    """Per-deal aggregates of a big table (stage history, activities; one row per deal_id) joined onto the deals,
+    in their order; None when the table names no deal.
+
+    Run by the streaming engine: grouping 10M activities by deal id takes half the time of the eager group-by, and
+    a table scanned from disk is read in pieces rather than held whole."""
+    per_deal = aggregated.filter(pl.col("deal_id").is_not_null()).collect(engine="streaming")
+    if not per_deal.height:
+        return None
+    found = deals.select("deal_id").join(per_deal, on="deal_id", how="left", maintain_order="left").drop("deal_id")
+    return deals.drop(found.columns, strict=False).hstack(found)  # the deals' own columns are not copied
+
+
 def _customers(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame | None:
     """Each account's first won deal or first subscription: account, first_date and that row's dims."""
     parts: list[pl.DataFrame] = []
@@ -459,7 +514,9 @@ def _customers(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame | None:
         dims = [d for d in DIMENSIONS if d in subs.columns]
         parts.append(
             subs.filter(pl.col("account").is_not_null()).select(
-                "account", pl.col("start_date").alias("first_date"), *[pl.col(d).cast(pl.String) for d in dims]
+                pl.col("account").cast(pl.String),
+                pl.col("start_date").alias("first_date"),
+                *[pl.col(d).cast(pl.String) for d in dims],
             )
         )
     if not parts:
@@ -467,8 +524,9 @@ def _customers(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame | None:
     return (
         pl.concat(parts, how="diagonal_relaxed")
         .filter(pl.col("first_date").is_not_null())
-        .sort("first_date", "account")
+        .sort("first_date", maintain_order=True)  # a date sort: ten times cheaper than one by date and name
         .unique("account", keep="first", maintain_order=True)
+        .with_columns(pl.col("first_date").set_sorted())  # in date order: the engine reads periods as slices
     )
 
 
@@ -480,13 +538,29 @@ def _stage_visits(durations: pl.DataFrame, deals: pl.DataFrame | None) -> pl.Dat
     return visits
 
 
-def stage_durations(history: pl.DataFrame) -> pl.DataFrame:
-    """Completed stage visits: deal_id, stage, entered_at, exited_at, days (time in stage)."""
+def stage_durations(history: pl.DataFrame, *, ordered: bool = False) -> pl.DataFrame:
+    """Completed stage visits: deal_id, stage, entered_at, exited_at, days (time in stage).
+
+    ``ordered``: the history is already sorted by deal and time."""
+    # one sort instead of a window per deal (a window over 4M rows takes ten times as long)
+    if not ordered:
+        history = history.sort("deal_id", "entered_at", maintain_order=True)
+    same_deal = pl.col("deal_id") == pl.col("deal_id").shift(-1)
     return (
-        history.with_columns(exited_at=pl.col("entered_at").shift(-1).over("deal_id", order_by="entered_at"))
+        history.with_columns(exited_at=pl.when(same_deal).then(pl.col("entered_at").shift(-1)))
         .filter(pl.col("exited_at").is_not_null())
         .with_columns(days=(pl.col("exited_at") - pl.col("entered_at")).dt.total_seconds() / 86400.0)
     )
+
+
+def in_date_order(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Rows sorted by a date column, and marked so: the engine then reads each period as a slice of rows.
+
+    Exports usually come in date order, and then this is one check of the column; other files are sorted once."""
+    dates = frame.get_column(column)
+    if not dates.is_sorted():
+        frame = frame.sort(column, nulls_last=False, maintain_order=True)
+    return frame.with_columns(pl.col(column).set_sorted())
 
 
 def _prepare_activities(activities: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
@@ -505,18 +579,19 @@ def _prepare_activities(activities: pl.DataFrame, tables: Mapping[str, pl.DataFr
         else pl.lit("other")
     )
     activities = activities.with_columns(type=activity_type, day=pl.col("activity_date").dt.date())
-    return _join_lookup(activities, tables.get("reps"), "owner", None, "activities")
+    return _join_lookup(in_date_order(activities, "day"), tables.get("reps"), "owner", None, "activities")
 
 
-def _prepare_leads(leads: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-    activities = tables.get("activities")
-    if activities is not None and "lead_id" in activities.columns:
+def _prepare_leads(leads: pl.DataFrame, tables: Mapping[str, pl.DataFrame], links: pl.LazyFrame | None) -> pl.DataFrame:
+    if links is not None and "lead_id" in links.collect_schema():
         first = (
-            activities.filter(pl.col("lead_id").is_not_null())
+            links.filter(pl.col("lead_id").is_not_null())
             .group_by("lead_id")
             .agg(pl.col("activity_date").min().alias("__first_activity"))
+            .collect(engine="streaming")
         )
-        leads = leads.join(first, on="lead_id", how="left")
+        found = leads.select("lead_id").join(first, on="lead_id", how="left", maintain_order="left").drop("lead_id")
+        leads = leads.hstack(found)
         own = pl.col("first_response_at") if "first_response_at" in leads.columns else pl.lit(None, pl.Datetime("us"))
         leads = leads.with_columns(first_response_at=pl.coalesce(own, pl.col("__first_activity"))).drop(
             "__first_activity"
@@ -535,7 +610,7 @@ def _prepare_leads(leads: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> p
     if converted:
         leads = leads.with_columns(converted=pl.any_horizontal(converted).fill_null(False))
     leads = leads.with_columns(created_day=pl.col("created_at").dt.date())
-    return _join_lookup(leads, tables.get("reps"), "owner")
+    return _join_lookup(in_date_order(leads, "created_day"), tables.get("reps"), "owner")
 
 
 def parse_period(text: str | None, fiscal_year_start: int = 1) -> periods.Period | None:
@@ -609,12 +684,17 @@ def _latest_date(tables: Mapping[str, pl.DataFrame]) -> tuple[date, str]:
     return latest[0], f"{latest[1]} in the data{ignored}"
 
 
+def plausible_window() -> tuple[date, date]:
+    """Dates a business record can hold: ``[low, high)`` (see :mod:`kpi_core.values`)."""
+    from kpi_core.values import PLAUSIBLE_FROM, PLAUSIBLE_YEARS_AHEAD
+
+    return PLAUSIBLE_FROM, date(date.today().year + PLAUSIBLE_YEARS_AHEAD + 1, 1, 1)
+
+
 def _plausible_dates(name: str, frame: pl.DataFrame, notes: list[pl.DataFrame]) -> pl.DataFrame:
     """Dates outside the plausible window left empty (tables that did not come through the importer, e.g. Parquet
     written by another tool), so no placeholder such as 9999-12-31 reaches period arithmetic."""
-    from kpi_core.values import PLAUSIBLE_FROM, PLAUSIBLE_YEARS_AHEAD
-
-    low, high = PLAUSIBLE_FROM, date(date.today().year + PLAUSIBLE_YEARS_AHEAD + 1, 1, 1)
+    low, high = plausible_window()
     temporal = [c for c, t in frame.schema.items() if t in (pl.Date(),) or isinstance(t, pl.Datetime)]
     if not temporal or not frame.height:
         return frame
@@ -807,7 +887,11 @@ def _encode(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             continue
         values: set[str] = set()
         for name in holders:
-            values.update(out[name].get_column(dim).unique().cast(pl.String).drop_nulls().to_list())
+            column = out[name].get_column(dim)
+            if isinstance(column.dtype, pl.Enum):  # already encoded: its categories, without a scan of the rows
+                values.update(column.dtype.categories.to_list())
+            else:
+                values.update(column.unique().cast(pl.String).drop_nulls().to_list())
         enum = pl.Enum(sorted(values))
         for name in holders:
             current = out[name].schema[dim]
@@ -818,9 +902,18 @@ def _encode(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
 
 
 def build(
-    tables: dict[str, pl.DataFrame], *, as_of: date | None, settings: Settings, as_of_source: str | None = None
+    tables: dict[str, pl.DataFrame],
+    *,
+    as_of: date | None,
+    settings: Settings,
+    as_of_source: str | None = None,
+    links: pl.LazyFrame | None = None,
 ) -> Dataset:
-    """Enrich and encode canonical tables into a :class:`Dataset` (``tables`` is consumed)."""
+    """Enrich and encode canonical tables into a :class:`Dataset` (``tables`` is consumed).
+
+    ``links`` are the activities' deal and lead ids with their dates, when the activities table was read without
+    them (a big dataset keeps only what the KPIs read): the last activity of each deal and the first response to
+    each lead are aggregated from it."""
     work = dict(tables)
     tables.clear()
     if "leads" in work and "source" in work["leads"].columns and "lead_source" not in work["leads"].columns:
@@ -828,31 +921,45 @@ def build(
     warnings: list[str] = []
     notes: list[pl.DataFrame] = [EMPTY_QUALITY]
     work = {name: _plausible_dates(name, frame, notes) for name, frame in work.items()}
+    if links is not None:
+        low, high = plausible_window()
+        day = pl.col("activity_date").cast(pl.Date)
+        links = links.with_columns(pl.when(day.is_between(low, high, closed="left")).then(pl.col("activity_date")))
+    elif "activities" in work:
+        links = work["activities"].lazy()
     work = _names_for_ids(work, notes)
     currency = _reporting_currency(work, settings, notes)
     # encode dimensions (and lookup keys) first, so lookups join on integer codes and add small columns
     work = _encode(work)
     if "leads" in work:
-        work["leads"] = _prepare_leads(work["leads"], work)
+        work["leads"] = _prepare_leads(work["leads"], work, links)
     if "deals" in work and "status" not in work["deals"].columns:
         work["deals"] = work["deals"].with_columns(
             status=_status_of(work["deals"], "stage") if "stage" in work["deals"].columns else pl.lit(None, pl.String)
         )
     durations = None
     if "stage_history" in work:
-        work["stage_history"] = work["stage_history"].filter(pl.col("entered_at").is_not_null())
-        durations = stage_durations(work["stage_history"])
+        # kept in deal and time order: each deal's visits are then one run of rows
+        work["stage_history"] = (
+            work["stage_history"]
+            .filter(pl.col("entered_at").is_not_null())
+            .sort("deal_id", "entered_at", maintain_order=True)
+        )
+        durations = stage_durations(work["stage_history"], ordered=True)
     resolved, as_of_source = (as_of, as_of_source or "given") if as_of is not None else _latest_date(work)
     order: tuple[str, ...] = ()
     if "deals" in work:
         work["deals"], order, deal_warnings = _prepare_deals(
-            work["deals"], work, settings, currency, resolved, durations, notes
+            work["deals"], work, settings, currency, resolved, durations, notes, links
         )
         warnings += deal_warnings
+    del links  # the activities' ids are not kept beyond this point when they were read apart
     if "activities" in work:
         work["activities"] = _prepare_activities(work["activities"], work)
     if "subscriptions" in work:
-        work["subscriptions"] = _join_lookup(work["subscriptions"], work.get("accounts"), "account")
+        subs = _join_lookup(work["subscriptions"], work.get("accounts"), "account")
+        # churn and retention group subscriptions per account: dictionary codes group 3x faster than strings
+        work["subscriptions"] = subs.with_columns(pl.col("account").cast(pl.String).cast(pl.Categorical))
     if "targets" in work:
         targets = work["targets"]
         if "kpi" not in targets.columns:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
@@ -49,6 +50,8 @@ def check_table(
         return EMPTY
 
     pending: list[tuple[str, pl.Expr, str, str, list[str]]] = []
+    # queries whose results decide an issue: run with the rules' counts, all at once (Polars runs them side by side)
+    later: list[tuple[pl.LazyFrame, Callable[[pl.DataFrame], None]]] = []
 
     def rule(name: str, mask: pl.Expr, severity: str, effect: str, cols: list[str]) -> None:
         pending.append((name, mask.fill_null(False), severity, effect, cols))
@@ -110,35 +113,45 @@ def check_table(
 
             # only where the stage name decided the status (flags and status columns are certain)
             by_name = pl.col("__status_from") == "the stage name" if "__status_from" in frame.columns else pl.lit(True)
-            named = frame.filter(by_name)
-            open_stages = named.filter(pl.col("status") == "open").get_column("stage").drop_nulls().unique().to_list()
-            unknown = [s for s in open_stages if _stage_hint(str(s)) >= 5 and not _looks_open(str(s))]
-            if unknown:
-                rows.append(
-                    issue(
-                        "unknown stages (treated as open)",
-                        kind,
-                        file,
-                        named.filter(pl.col("stage").is_in(unknown)).height,
-                        ", ".join(map(str, unknown[:5])),
-                        "warning",
-                        "counted as open pipeline; set their status in the stage map",
+            named = frame.lazy().filter(by_name)
+
+            def unknown_stages(open_stages: pl.DataFrame) -> None:
+                stages = open_stages.to_series().to_list()
+                unknown = [s for s in stages if _stage_hint(str(s)) >= 5 and not _looks_open(str(s))]
+                if unknown:
+                    rows.append(
+                        issue(
+                            "unknown stages (treated as open)",
+                            kind,
+                            file,
+                            named.filter(pl.col("stage").is_in(unknown)).select(pl.len()).collect().item(),
+                            ", ".join(map(str, unknown[:5])),
+                            "warning",
+                            "counted as open pipeline; set their status in the stage map",
+                        )
                     )
-                )
+
+            later.append(
+                (named.filter(pl.col("status") == "open").select(pl.col("stage").drop_nulls().unique()), unknown_stages)
+            )
         if "currency" in has:
-            currencies = frame.get_column("currency").drop_nulls().unique().to_list()
-            if len(currencies) > 1:
-                rows.append(
-                    issue(
-                        "mixed currencies",
-                        kind,
-                        file,
-                        frame.height,
-                        ", ".join(sorted(map(str, currencies))),
-                        "warning",
-                        "money KPIs are given per currency unless a rate table is uploaded",
+
+            def mixed_currencies(found: pl.DataFrame) -> None:
+                currencies = found.to_series().to_list()
+                if len(currencies) > 1:
+                    rows.append(
+                        issue(
+                            "mixed currencies",
+                            kind,
+                            file,
+                            frame.height,
+                            ", ".join(sorted(map(str, currencies))),
+                            "warning",
+                            "money KPIs are given per currency unless a rate table is uploaded",
+                        )
                     )
-                )
+
+            later.append((frame.lazy().select(pl.col("currency").drop_nulls().unique()), mixed_currencies))
     if kind == "leads" and "lead_id" in frame.columns:
         rule(
             "duplicate lead ids",
@@ -163,8 +176,14 @@ def check_table(
             "in no period",
             ["activity_id", "type"],
         )
+    queries = [query for query, _ in later]
     if pending:  # one pass over the table for every rule's count; examples only where something was found
-        counts = frame.select([p[1].sum().alias(str(i)) for i, p in enumerate(pending)]).row(0)
+        queries.append(frame.lazy().select([p[1].sum().alias(str(i)) for i, p in enumerate(pending)]))
+    found = pl.collect_all(queries) if queries else []
+    for (_, decide), result in zip(later, found, strict=False):
+        decide(result)
+    if pending:
+        counts = found[-1].row(0)
         for (name, mask, severity, effect, cols), count in zip(pending, counts, strict=True):
             if count:
                 rows.append(issue(name, kind, file, int(count), _example(frame, mask, cols), severity, effect))

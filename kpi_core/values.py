@@ -1,7 +1,8 @@
 """Values: dates, money, percentages, booleans and ids as CRM exports write them, into typed columns.
 
 Each parser looks at a sample of a column once, decides the format (day/month order, decimal comma,
-percent scale) and then converts the whole column with one Polars expression.
+percent scale) and then converts the whole column with one Polars expression; a long column converts each of its
+distinct values once (a million rows hold a few thousand dates or amounts) and maps the results back to the rows.
 """
 
 from __future__ import annotations
@@ -107,57 +108,100 @@ class Parsed:
         return int(self.implausible.sum()) if self.implausible is not None else 0
 
 
-def _clean_date_text(col: pl.Expr) -> pl.Expr:
-    text = col.cast(pl.String).str.strip_chars()
+def _clean_dates(series: pl.Series) -> pl.Series:
+    """Date text as the formats read it: trimmed, ISO's T and zones and fractions of seconds dropped, month names in
+    words rewritten as English abbreviations, in upper case with single spaces."""
+    text = pl.col("v").str.strip_chars()
     text = text.str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ")
     text = text.str.replace(r"(\d),\s+(\d{1,2}:\d\d)", "${1} ${2}")
     text = text.str.replace(r"(\d\d:\d\d(:\d\d)?)(\.\d+)?\s*(Z|[+-]\d\d:?\d\d|UTC|GMT)?$", "${1}")
     text = text.str.replace(r"(\d\d:\d\d(:\d\d)?)\.\d+$", "${1}")
     text = text.str.replace(r"(?i)\s+(am|pm)$", " ${1}")
+    frame = pl.DataFrame({"v": series.cast(pl.String)}).with_columns(text.alias("v"))
     # month names in words: "16 Apr, 2021", "16. April 2021", "16 de abril de 2021", "1er avril 2021"
-    worded = text.str.contains(r"[A-Za-zÀ-ÿ]{3}")
-    named = text
-    for abbreviation, names in MONTHS:
-        named = named.str.replace(rf"(?i)(^|[^A-Za-zÀ-ÿ])(?:{names})\.?($|[^A-Za-zÀ-ÿ])", f"${{1}}{abbreviation}${{2}}")
-    named = named.str.replace_all(r"(?i)\b(de|del|den|le)\b", " ")
-    named = named.str.replace(r"(?i)(\d)(?:er|st|nd|rd|th)\b", "${1}").str.replace(r"^(\d{1,2})\.\s", "${1} ")
-    named = named.str.replace_all(r"(\d)\s*/\s*([A-Za-z])", "${1} ${2}").str.replace_all(
-        r"([A-Za-z])\s*/\s*(\d)", "${1} ${2}"
-    )
-    text = pl.when(worded).then(named).otherwise(text).str.to_uppercase()
-    return text.str.replace(r",", " ").str.replace_all(r"\s+", " ").str.strip_chars()
+    worded = frame.get_column("v").str.contains(r"[A-Za-zÀ-ÿ]{3}")
+    if worded.any():
+        named = pl.col("v")
+        for abbreviation, names in MONTHS:
+            named = named.str.replace(
+                rf"(?i)(^|[^A-Za-zÀ-ÿ])(?:{names})\.?($|[^A-Za-zÀ-ÿ])", f"${{1}}{abbreviation}${{2}}"
+            )
+        named = named.str.replace_all(r"(?i)\b(de|del|den|le)\b", " ")
+        named = named.str.replace(r"(?i)(\d)(?:er|st|nd|rd|th)\b", "${1}").str.replace(r"^(\d{1,2})\.\s", "${1} ")
+        named = named.str.replace_all(r"(\d)\s*/\s*([A-Za-z])", "${1} ${2}").str.replace_all(
+            r"([A-Za-z])\s*/\s*(\d)", "${1} ${2}"
+        )
+        frame = frame.with_columns(pl.when(pl.lit(worded)).then(named).otherwise(pl.col("v")).alias("v"))
+    final = pl.col("v").str.to_uppercase().str.replace(r",", " ").str.replace_all(r"\s+", " ").str.strip_chars()
+    return frame.select(final).get_column("v")
 
 
 def _via_unique(series: pl.Series, parse: Callable[[pl.Series], Parsed]) -> Parsed:
     """Parse each distinct value once (a million rows hold a few thousand dates) and map back."""
     if series.len() < 20_000 or series.dtype != pl.String:
         return parse(series)
-    distinct = series.unique()
+    distinct = _distinct(series)
     if distinct.len() > series.len() // 3:
         return parse(series)
     parsed = parse(distinct)
-    table = pl.DataFrame({"k": distinct, "v": parsed.series})
-    if parsed.currency is not None:
-        table = table.with_columns(c=parsed.currency)
-    if parsed.implausible is not None:
-        table = table.with_columns(i=parsed.implausible)
-    joined = pl.DataFrame({"k": series}).join(table, on="k", how="left", maintain_order="left", nulls_equal=True)
-    values = joined.get_column("v").alias(series.name)
-    implausible = joined.get_column("i").fill_null(False) if parsed.implausible is not None else None
-    failed = (
-        int(
-            (
-                values.is_null()
-                & series.is_not_null()
-                & (series.str.strip_chars() != "")
-                & (~implausible if implausible is not None else True)
-            ).sum()
-        )
-        if parsed.failed
-        else 0
-    )
-    currency = joined.get_column("c") if parsed.currency is not None else None
+    where = _positions(series, distinct)
+    values = parsed.series.gather(where).alias(series.name)
+    implausible = parsed.implausible.gather(where).fill_null(False) if parsed.implausible is not None else None
+    failed = 0
+    if parsed.failed:  # counted per row, from each distinct value's verdict
+        unread = parsed.series.is_null() & distinct.is_not_null() & (distinct.str.strip_chars() != "")
+        if parsed.implausible is not None:
+            unread = unread & ~parsed.implausible.fill_null(False)
+        failed = int(unread.gather(where).sum())
+    currency = parsed.currency.gather(where) if parsed.currency is not None else None
     return replace(parsed, series=values, failed=failed, currency=currency, implausible=implausible)
+
+
+def _distinct(text: pl.Series) -> pl.Series:
+    """A text column's distinct values, null (when there is one) last."""
+    distinct = text.unique()
+    if distinct.null_count():
+        distinct = distinct.drop_nulls().append(pl.Series(text.name, [None], dtype=pl.String))
+    return distinct
+
+
+def _positions(text: pl.Series, distinct: pl.Series) -> pl.Series:
+    """For each row, the position of its value in ``distinct`` (from :func:`_distinct`): one pass through an Enum
+    of the distinct values, where a join would hash every row twice."""
+    present = distinct.drop_nulls()
+    codes = text.cast(pl.Enum(present)).to_physical()
+    return codes.fill_null(present.len()) if present.len() < distinct.len() else codes
+
+
+def _few_distinct(text: pl.Series) -> bool:
+    """Whether a long text column repeats its values (owners, stages, dates: worth converting once per value),
+    judged on an even sample of about 20,000 rows; only speed depends on the answer."""
+    if text.len() < 20_000:
+        return False
+    sample = text.gather_every(max(text.len() // 20_000, 1))
+    return sample.n_unique() <= sample.len() // 2
+
+
+def each_value(series: pl.Series, convert: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``convert`` (value by value: each output depends on its input alone) over a column as text; a long column
+    of few distinct values is converted once per value, and comes back as it was when no value changes."""
+    text = series.cast(pl.String)
+    if not _few_distinct(text):
+        return convert(text).alias(series.name)
+    distinct = _distinct(text)
+    out = convert(distinct)
+    if bool(out.eq_missing(distinct).all()):
+        return text.alias(series.name)
+    return out.gather(_positions(text, distinct)).alias(series.name)
+
+
+def _steps(text: pl.Series, *steps: pl.Expr) -> pl.Series:
+    """Expressions of ``pl.col("v")`` applied one after the other, each to the previous one's result (as one
+    nested expression Polars would compute the repeated inner steps again for every reference)."""
+    frame = pl.DataFrame({"v": text})
+    for step in steps:
+        frame = frame.with_columns(step.alias("v"))
+    return frame.get_column("v")
 
 
 def _plausible_dates(parsed: Parsed) -> Parsed:
@@ -185,14 +229,16 @@ def _plausible_money(parsed: Parsed) -> Parsed:
     return replace(parsed, series=kept, implausible=odd)
 
 
-def _strptime(text: pl.Expr, fmt: str) -> pl.Expr:
+def _strptime(text: pl.Expr, fmt: str, four_digits: pl.Expr | None = None) -> pl.Expr:
     """``str.to_datetime`` with one format; a four-digit year format never reads ``21`` as the year 21 and a
-    two-digit one never reads the first digits of ``2021``."""
+    two-digit one never reads the first digits of ``2021`` (``four_digits``: whether the text holds four digits in
+    a row, when already known)."""
     parsed = text.str.to_datetime(fmt, strict=False)
+    year = text.str.contains(r"\d{4}") if four_digits is None else four_digits
     if "%Y" in fmt:
-        return pl.when(text.str.contains(r"\d{4}")).then(parsed)
+        return pl.when(year).then(parsed)
     if "%y" in fmt:
-        return pl.when(~text.str.contains(r"\d{4}")).then(parsed)
+        return pl.when(~year).then(parsed)
     return parsed
 
 
@@ -217,21 +263,25 @@ def parse_dates(series: pl.Series, *, day_first: bool | None = None) -> Parsed:
         return _plausible_dates(Parsed(series.cast(pl.Datetime("us")), "native", 0))
     if series.dtype.is_numeric():
         series = series.cast(pl.String)
-    return _plausible_dates(_via_unique(series.cast(pl.String), lambda s: _parse_dates(s, day_first)))
+    return _via_unique(series.cast(pl.String), lambda s: _plausible_dates(_parse_dates(s, day_first)))
 
 
 def _parse_dates(series: pl.Series, day_first: bool | None = None) -> Parsed:
-    frame = pl.DataFrame({"v": series.cast(pl.String)})
-    cleaned = frame.select(_clean_date_text(pl.col("v")).alias("v")).get_column("v")
+    cleaned = _clean_dates(series)
     present = cleaned.filter(cleaned.is_not_null() & (cleaned != ""))
     if present.len() == 0:
         return Parsed(pl.Series(series.name, [None] * series.len(), dtype=pl.Datetime("us")), "empty", 0)
     sample = present.unique().head(3000)
     serial_pattern = r"^\d{5}(\.\d+)?$"
-    sample_frame = pl.DataFrame({"v": sample})
-    hits: dict[str, pl.Series] = {}
-    for fmt, _family in _DATE_FORMATS:
-        hits[fmt] = sample_frame.select(_strptime(pl.col("v"), fmt).is_not_null()).to_series()
+    four = pl.col("v").str.contains(r"\d{4}")
+    sample_frame = pl.DataFrame({"v": sample}).with_columns(four.alias("four"))
+    tried = sample_frame.select(  # every format at once
+        [
+            _strptime(pl.col("v"), fmt, pl.col("four")).is_not_null().alias(str(i))
+            for i, (fmt, _) in enumerate(_DATE_FORMATS)
+        ]
+    )
+    hits = {fmt: tried.get_column(str(i)) for i, (fmt, _) in enumerate(_DATE_FORMATS)}
     serial_mask = sample.str.contains(serial_pattern)
     families: dict[str, list[str]] = {}
     for fmt, family in _DATE_FORMATS:
@@ -249,7 +299,7 @@ def _parse_dates(series: pl.Series, day_first: bool | None = None) -> Parsed:
         family, ambiguous = ("dmy" if day_first else "mdy"), False
     used = [f for f in families[family] if hits[f].any()]
     used += [f for f in families["iso"] if f not in used and hits[f].any()]
-    parts = [_strptime(pl.col("v"), f).cast(pl.Datetime("us")) for f in used]
+    parts = [_strptime(pl.col("v"), f, pl.col("four")).cast(pl.Datetime("us")) for f in used]
     fmt = " | ".join(used) if used else "none"
     if serial_mask.any():
         days = pl.col("v").cast(pl.Float64, strict=False)
@@ -264,7 +314,12 @@ def _parse_dates(series: pl.Series, day_first: bool | None = None) -> Parsed:
         filled = int((cleaned.is_not_null() & (cleaned != "")).sum())
         return Parsed(nulls, "none", filled)
     expr = pl.coalesce(parts)
-    out = pl.DataFrame({"v": cleaned}).select(expr.cast(pl.Datetime("us")).alias(series.name)).get_column(series.name)
+    out = (
+        pl.DataFrame({"v": cleaned})
+        .with_columns(four.alias("four"))
+        .select(expr.cast(pl.Datetime("us")).alias(series.name))
+        .get_column(series.name)
+    )
     failed = int((out.is_null() & cleaned.is_not_null() & (cleaned != "")).sum())
     return Parsed(out, fmt, failed, ambiguous, order=family if family in ("mdy", "dmy") and not ambiguous else "")
 
@@ -293,14 +348,17 @@ def parse_money(series: pl.Series, *, cents: bool = False) -> Parsed:
         return Parsed(
             pl.Series(series.name, [None] * series.len(), dtype=pl.Float64), "none", int(series.is_not_null().sum())
         )
-    return _plausible_money(_via_unique(series.cast(pl.String), lambda s: _parse_money(s, cents=cents)))
+    return _via_unique(series.cast(pl.String), lambda s: _plausible_money(_parse_money(s, cents=cents)))
 
 
 def _parse_money(series: pl.Series, *, cents: bool) -> Parsed:
-    text = pl.col("v").cast(pl.String).str.strip_chars()
-    frame = pl.DataFrame({"v": series.cast(pl.String)})
-    digits = text.str.replace_all(r"[A-Z]{3}", "").str.replace_all(r"[^0-9.,eE+\-]", "").str.strip_chars("+-")
-    sample = frame.select(digits.alias("d")).get_column("d").drop_nulls()
+    # each step is a column of its own: the expressions below read them several times
+    frame = pl.DataFrame({"v": series.cast(pl.String)}).with_columns(t=pl.col("v").str.strip_chars())
+    text, digits = pl.col("t"), pl.col("d")
+    frame = frame.with_columns(
+        d=text.str.replace_all(r"[A-Z]{3}", "").str.replace_all(r"[^0-9.,eE+\-]", "").str.strip_chars("+-")
+    )
+    sample = frame.get_column("d").drop_nulls()
     eu_value = r"^\d{1,3}(\.\d{3})+,\d+$|^\d+,\d{1,2}$"
     us_value = r"^\d{1,3}(,\d{3})+\.\d+$|^\d+\.\d{1,2}$"
     # "1.000" and "24.000": thousands written with dots (money rarely has three decimals), unless the column
@@ -329,8 +387,12 @@ def _parse_money(series: pl.Series, *, cents: bool) -> Parsed:
         .str.replace_all(r"[0-9.,]", "")
     )
     exponent_with_comma = digits.str.contains(r"[eE]") & digits.str.contains(",", literal=True)  # '1,03E+02'
-    parsed: pl.Expr = pl.when((residue == "") & ~exponent_with_comma).then(number.cast(pl.Float64, strict=False))
-    signed: pl.Expr = pl.when(negative).then(-parsed.abs()).otherwise(parsed)
+    frame = frame.with_columns(
+        p=pl.when((residue == "") & ~exponent_with_comma).then(number.cast(pl.Float64, strict=False)),
+        negative=negative,
+    )
+    parsed = pl.col("p")
+    signed: pl.Expr = pl.when(pl.col("negative")).then(-parsed.abs()).otherwise(parsed)
     if cents:
         signed = signed / 100
     table = frame.select(signed.alias(series.name), _money_currency(text).alias("currency"))
@@ -364,7 +426,7 @@ def parse_percent(series: pl.Series) -> Parsed:
         present = numbers.drop_nulls()
         scale = present.len() > 0 and float((present > 1).mean() or 0) >= 0.5  # type: ignore[arg-type]
         return _possible(Parsed(numbers / 100 if scale else numbers, "number", 0))
-    return _possible(_via_unique(series.cast(pl.String), _parse_percent))
+    return _via_unique(series.cast(pl.String), lambda s: _possible(_parse_percent(s)))
 
 
 def _parse_percent(series: pl.Series) -> Parsed:
@@ -409,33 +471,30 @@ def parse_bool(series: pl.Series) -> Parsed:
 def clean_ids(series: pl.Series, source: str) -> pl.Series:
     """Ids as one record each: Salesforce's empty id is null and 18-character ids become their 15-character
     form; Zoho's ``zcrm_`` prefix is dropped."""
-    text = series.cast(pl.String).str.strip_chars()
-    frame = pl.DataFrame({"v": text})
-    expr = pl.col("v")
-    expr = pl.when(expr == "").then(None).otherwise(expr)
-    if source == "salesforce":
-        length = expr.str.len_bytes()
-        expr = pl.when(expr.is_in(["000000000000000", "000000000000000AAA"])).then(None).otherwise(expr)
-        expr = (
-            pl.when((length == 18) & expr.str.contains(r"^[a-zA-Z0-9]{18}$"))
-            .then(expr.str.slice(0, 15))
-            .otherwise(expr)
-        )
-    if source == "zoho":
-        expr = expr.str.strip_prefix("zcrm_")
-    return frame.select(expr.alias(series.name)).get_column(series.name)
+    v = pl.col("v")
+
+    def convert(text: pl.Series) -> pl.Series:
+        text = _steps(text, v.str.strip_chars(), pl.when(v == "").then(None).otherwise(v))
+        lengths = set(text.str.len_bytes().unique().to_list()) if source == "salesforce" else set()
+        if {15, 18} & lengths:  # only an id of 15 or 18 characters is Salesforce's empty one
+            text = _steps(text, pl.when(v.is_in(["000000000000000", "000000000000000AAA"])).then(None).otherwise(v))
+        if 18 in lengths:
+            text = _steps(
+                text,
+                pl.when((v.str.len_bytes() == 18) & v.str.contains(r"^[a-zA-Z0-9]{18}$"))
+                .then(v.str.slice(0, 15))
+                .otherwise(v),
+            )
+        return _steps(text, v.str.strip_prefix("zcrm_")) if source == "zoho" else text
+
+    return each_value(series, convert)
 
 
 def clean_text(series: pl.Series) -> pl.Series:
     """Strings trimmed; empty strings and Salesforce's empty id are null."""
-    text = series.cast(pl.String).str.strip_chars()
-    return (
-        pl.DataFrame({"v": text})
-        .select(
-            pl.when(pl.col("v").is_in(["", "000000000000000", "000000000000000AAA"]))
-            .then(None)
-            .otherwise(pl.col("v"))
-            .alias(series.name)
-        )
-        .get_column(series.name)
-    )
+    v = pl.col("v")
+    steps = [
+        v.str.strip_chars(),
+        pl.when(v.is_in(["", "000000000000000", "000000000000000AAA"])).then(None).otherwise(v),
+    ]
+    return each_value(series, lambda text: _steps(text, *steps))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import replace
 from datetime import date
 
@@ -48,33 +49,73 @@ known = {u.digest: u for u in state.uploads()}
 loaded = list(state.uploads())
 problems: list[str] = []
 messages: list[str] = []
+arriving = []
 for file in files or []:
     data = file.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:20]
-    if digest in known:
-        continue
-    state.remember(data)
-    upload = state.Upload(digest, file.name)
-    try:
-        result = state.imported(upload)
-    except K.DataError as exc:
-        problems.append(str(exc))
-        continue
-    # this week's export of the same report replaces last week's (same kind, same columns): never both at once
-    same = [
-        u
-        for u in loaded
-        if (old := state.imported(u)).kind == result.kind and old.tables[0].signature == result.tables[0].signature
-    ]
-    if same:
-        upload = replace(upload, overrides=same[0].overrides, stages=same[0].stages, sheet=same[0].sheet)
-        messages.append(
-            f"{guard.plain(file.name)} replaces {', '.join(guard.plain(u.name) for u in same)} (the same export, newer)."
-        )
-    else:
-        messages.append(f"Loaded {guard.plain(file.name)}.")
-    loaded = [u for u in loaded if u not in same] + [upload]
-    known[digest] = upload
+    if digest not in known and digest not in {d for d, _, _ in arriving}:
+        arriving.append((digest, file.name, data))
+if arriving:
+    # a big export takes seconds: say what is happening, step by step, and what came of it
+    steps: list[str] = []
+
+    def say(line: str) -> None:
+        steps.append(line)
+        st.write(line)
+
+    with st.status(f"Opening {len(arriving)} file(s)…", expanded=True) as progress:
+        started = time.perf_counter()
+        for digest, name, data in arriving:
+            state.remember(data)
+            upload = state.Upload(digest, name)
+            progress.update(label=f"Reading {guard.plain(name)}…")
+            say(f"Reading **{guard.plain(name)}** ({len(data) / 1e6:,.1f} MB) and recognising its columns…")
+            step = time.perf_counter()
+            try:
+                result = state.imported(upload)
+            except K.DataError as exc:
+                problems.append(str(exc))
+                say(f"✗ {guard.plain(name)} could not be read (see below).")
+                continue
+            table = result.tables[0]
+            say(
+                f"✓ {table.frame.height:,} rows: {table.kind.replace('_', ' ')} from "
+                f"{guard.plain(LABELS.get(result.source, result.source))}, "
+                f"{sum(1 for m in table.mapping if m.canonical)} of {len(table.mapping)} columns recognised "
+                f"({time.perf_counter() - step:.1f} s)"
+            )
+            # this week's export of the same report replaces last week's (same kind, same columns): never both at once
+            same = [
+                u
+                for u in loaded
+                if (old := state.imported(u)).kind == result.kind and old.tables[0].signature == table.signature
+            ]
+            if same:
+                upload = replace(upload, overrides=same[0].overrides, stages=same[0].stages, sheet=same[0].sheet)
+                messages.append(
+                    f"{guard.plain(name)} replaces {', '.join(guard.plain(u.name) for u in same)} (the same export, "
+                    "newer)."
+                )
+            else:
+                messages.append(f"Loaded {guard.plain(name)}.")
+            loaded = [u for u in loaded if u not in same] + [upload]
+            known[digest] = upload
+        if messages:
+            progress.update(label="Preparing the data…")
+            say("Preparing: joining lookups, working out each deal's status, cycle and stage, encoding…")
+            step = time.perf_counter()
+            prepared = state.guarded_dataset(("upload", tuple(loaded), *state.dataset_key()[2:]))
+            if prepared is not None:
+                say(f"✓ {state.dataset_summary(prepared)} ({time.perf_counter() - step:.1f} s)")
+                progress.update(label="Computing the KPIs…")
+                step = time.perf_counter()
+                say(f"✓ {state.headline(prepared)} ({time.perf_counter() - step:.1f} s)")
+            total = time.perf_counter() - started
+            progress.update(label=f"Opened in {total:.1f} s", state="complete", expanded=False)
+            st.session_state["opened"] = (f"Opened in {total:.1f} s", steps)
+            messages.append(f"Opened in {total:.1f} s: see the Scorecard.")
+        else:
+            progress.update(label="Nothing could be read", state="error")
 for message in problems:
     st.error(f"{guard.plain(message)}\n\nThe app keeps the data it had; fix the file and upload it again.")
 if messages:
@@ -83,6 +124,10 @@ if messages:
     st.session_state["flash"] = messages
     st.rerun()
 
+if opened := st.session_state.pop("opened", None):  # what the last upload went through, step by step
+    with st.status(opened[0], state="complete", expanded=False):
+        for line in opened[1]:
+            st.write(line)
 uploads = state.uploads()
 if not uploads:
     st.info(

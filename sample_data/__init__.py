@@ -26,6 +26,16 @@ def load_sample() -> dict[str, pl.DataFrame]:
     return {f.stem: pl.read_parquet(f) for f in files}
 
 
+def scan_sample() -> dict[str, pl.LazyFrame] | dict[str, pl.DataFrame]:
+    """The sample as lazy scans of its Parquet files (read with their dimensions encoded on the way in: a 1M-deal
+    company set by ``KPI_WORKBENCH_SAMPLE`` never holds its strings twice), or generated when there are none."""
+    folder = Path(os.environ.get("KPI_WORKBENCH_SAMPLE") or COMPANY_DIR)
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        return generate(DEFAULT_DEALS, seed=DEFAULT_SEED)
+    return {f.stem: pl.scan_parquet(f) for f in files}
+
+
 def write(tables: dict[str, pl.DataFrame], out: Path, *, fmt: str = "parquet") -> list[Path]:
     """Write canonical tables as ``<table>.parquet`` (or ``.csv``) files in ``out``."""
     out.mkdir(parents=True, exist_ok=True)

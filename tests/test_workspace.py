@@ -67,6 +67,17 @@ def test_the_weekly_loop_without_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp
     # week 1: upload, then move between pages and back: the upload stays
     upload(at, "report-week11.csv", week(WEEK_1, "3/13/2026"))
     assert at.session_state["source"] == "upload"
+    # what the upload went through, step by step, stays on the page after it: read, recognised, prepared, computed
+    opened = [s for s in at.status if s.label.startswith("Opened in")]
+    assert len(opened) == 1
+    steps = [m.value for m in opened[0].markdown]
+    assert steps[0].startswith("Reading **report-week11.csv** (0.0 MB)")
+    assert steps[1].startswith("✓ 6 rows: deals from Salesforce, 7 of 7 columns recognised (")
+    assert steps[3].startswith("✓ Prepared 6 deals; as of 13 Mar 2026 (")
+    assert steps[4].startswith(
+        "✓ This quarter (2026-Q1): Total revenue (won) $4.0k, Win rate (count) 100.0%, Open pipeline $28.0k ("
+    )
+    assert any("Opened in" in t.value and "see the Scorecard" in t.value for t in at.toast)
     for page in ("pages/scorecard.py", "pages/pipeline.py", "pages/data.py"):
         at.switch_page(page).run()
         assert not at.exception

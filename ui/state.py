@@ -21,8 +21,8 @@ from kpi_core import periods as P
 from kpi_core.ingest import FileImport, export_as_of
 from kpi_core.periods import GRAINS, Grain, Period
 from kpi_core.snapshots import SnapshotStore
-from sample_data import load_sample
-from ui import workspace
+from sample_data import load_sample, scan_sample
+from ui import guard, workspace
 from ui.model import Upload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def dataset_for(source: str, uploads: tuple[Upload, ...], fiscal_year_start: int
     settings = K.Settings(fiscal_year_start=fiscal_year_start, currency=currency)
     if source.startswith("snapshot:"):
         snapshot, raw = workspace.team().load(source.removeprefix("snapshot:"))
-        return K.Dataset.prepare(raw, as_of=snapshot.as_of, settings=settings)
+        return K.Dataset.prepare(raw, as_of=snapshot.as_of, settings=settings, consume=True)
     if source == "maven":
         raw = K.combine(K.read_file((MAVEN_DIR / n).read_bytes(), n) for n in MAVEN_FILES)
     elif source == "upload":
@@ -106,8 +106,36 @@ def dataset_for(source: str, uploads: tuple[Upload, ...], fiscal_year_start: int
             as_of_source=stated[1] if stated else None,
         )
     else:
-        raw = load_sample()
-    return K.Dataset.prepare(raw, settings=settings)
+        return K.Dataset.prepare(scan_sample(), settings=settings)
+    return K.Dataset.prepare(raw, settings=settings, consume=True)
+
+
+def guarded_dataset(key: Key) -> K.Dataset | None:
+    """The dataset for ``key`` prepared now (None, with the message shown, when it cannot be)."""
+    return guard.guarded("preparing the data", lambda: dataset_for(*key))
+
+
+def dataset_summary(dataset: K.Dataset) -> str:
+    """What a dataset holds, in a line: rows per table and the as-of date."""
+    sizes = [f"{dataset.table(n).height:,} {n.replace('_', ' ')}" for n in SUMMARY_TABLES if dataset.has(n)]
+    return f"Prepared {', '.join(sizes) or 'no fact table'}; as of {dataset.as_of:%d %b %Y}"
+
+
+SUMMARY_TABLES = ("deals", "activities", "leads", "subscriptions", "stage_history")
+
+
+def headline(dataset: K.Dataset) -> str:
+    """The quarter's headline numbers, computed as a first look (and a check that the KPIs compute)."""
+    from kpi_core.formatting import format_value
+
+    frame = K.evaluate(dataset, ["won_revenue", "win_rate", "open_pipeline"], grain="quarter", compare=False)
+    parts = [
+        f"{row['label']} {format_value(row['value'], row['unit'], dataset.currency, compact=True)}"
+        for row in frame.iter_rows(named=True)
+        if row["value"] is not None and row.get("currency") is None
+    ]
+    period = frame.get_column("period")[0] if frame.height else ""
+    return f"This quarter ({period}): {', '.join(parts)}" if parts else "KPIs computed"
 
 
 def maven_available() -> bool:
@@ -511,3 +539,76 @@ def as_of_trend(dataset: K.Dataset, view: View, kpis: list[str]) -> dict[str, tu
         by_period = dict(zip(rows["period"].to_list(), rows["value"].to_list(), strict=True))
         out[kpi] = (by_period.get(compared.label) if compared else None, [by_period.get(p.label) for p in trailing])
     return out
+
+
+# What leads revenue (kpi_core.leading) and why it changed (kpi_core.drivers), cached on small keys.
+LEAD_TARGETS = ("won_revenue", "deals_won", "new_opportunities")
+"""The results the app measures leads on: the lagging results, and new opportunities, where revenue starts."""
+LEAD_DIMS = ("region", "team", "owner", "manager")
+"""Dimensions a lead can be measured per segment on (the activities and leads tables carry them too)."""
+
+
+@st.cache_data(max_entries=32, show_spinner="Measuring which indicators lead…")
+def lead_analysis(
+    key: Key,
+    filters: FilterKey,
+    targets: tuple[str, ...] = LEAD_TARGETS,
+    indicators: tuple[str, ...] | None = None,
+    by: str | None = None,
+    max_lag: int = 13,
+) -> K.LeadingReport:
+    """``kpi_core.find_leads`` on the data on screen (fewer permutations per segment: many more pairs)."""
+    return K.find_leads(
+        dataset_for(*key),
+        list(indicators) if indicators else None,
+        list(targets),
+        by=by,
+        filters={k: list(v) for k, v in filters},
+        max_lag=max_lag,
+        permutations=999 if by is None else 499,
+    )
+
+
+def lead_tiles(key: Key, filters: FilterKey) -> dict[str, str]:
+    """For each leading KPI the analysis covers, the few words its scorecard tile carries: its lead on won revenue
+    (or deals won), else on new opportunities, else "no measurable lead"."""
+    from kpi_core import leading
+
+    frame = lead_analysis(key, filters).frame
+    out: dict[str, str] = {}
+    for kpi in frame["indicator"].unique(maintain_order=True).to_list():
+        rows = {r["target"]: r for r in frame.filter(pl.col("indicator") == kpi).iter_rows(named=True)}
+        revenue = rows.get("won_revenue") or rows.get("deals_won")
+        leads = [
+            r
+            for t in LEAD_TARGETS
+            if (r := rows.get(t)) is not None and r["significant"] and (r["lag_weeks"] or 0) >= 1
+        ]
+        if revenue is not None and revenue["note"]:
+            out[kpi] = leading.short_finding(revenue).capitalize()
+        elif leads and leads[0]["target"] != "new_opportunities":
+            out[kpi] = leading.short_finding(leads[0]).capitalize()
+        elif leads:
+            out[kpi] = f"{leading.short_finding(leads[0]).capitalize()}; no measurable lead on won revenue"
+        else:
+            out[kpi] = "No measurable lead on won revenue"
+    return out
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def revenue_drivers(
+    key: Key, grain: str, period: str, compare: str, filters: FilterKey, by: str | None
+) -> K.Drivers | str:
+    """``kpi_core.revenue_drivers`` for the view, or why it cannot be computed."""
+    dataset = dataset_for(*key)
+    try:
+        return K.revenue_drivers(
+            dataset,
+            period,
+            grain=cast(Grain, grain),
+            compare=compare,
+            by=by,
+            filters={k: list(v) for k, v in filters},
+        )
+    except (K.DataError, ValueError) as exc:
+        return str(exc)
