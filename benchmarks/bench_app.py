@@ -70,7 +70,13 @@ def main() -> None:
 
     # a manager drops this week's 1M-row report on the Data page, then opens the scorecard
     report = report_csv(args.deals).read_bytes()
-    dropping = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900).run()
+    dropping = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
+    started = time.perf_counter()
+    dropping.run()
+    print(
+        f"{args.deals:,}-deal sample company: first run in a fresh server (scan Parquet, prepare, evaluate, "
+        f"render the scorecard) {time.perf_counter() - started:.1f} s"
+    )
     dropping.switch_page("pages/data.py").run()
     started = time.perf_counter()
     dropping.file_uploader(key="uploader").set_value((f"report-{args.deals}.csv", report, "text/csv")).run()
@@ -87,10 +93,7 @@ def main() -> None:
         print(f"    {step}")
     del dropping, report
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-    started = time.perf_counter()
-    at.run()
-    print(f"{args.deals:,} deals: first run (scan Parquet, prepare, evaluate) {time.perf_counter() - started:.1f} s")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
     before = process.memory_info().rss
     second = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     started = time.perf_counter()

@@ -169,6 +169,11 @@ def pandas_batch(
                 "fast": grouped(le.assign(f=(le["response_hours"] >= 0) & (le["response_hours"] <= 1)))["f"].sum(),
                 "lead_response_hours": grouped(le[le["response_hours"] >= 0])["response_hours"].median(),
             }
+            # segments as plain labels: pandas cannot align categorical indexes whose codes differ in width
+            parts = {
+                k: v.set_axis(v.index.astype(str)) if isinstance(v.index, pd.CategoricalIndex) else v
+                for k, v in parts.items()
+            }
             table = pd.DataFrame(parts)
             columns = {c: table[c].tolist() for c in table.columns}
             _derive(columns)

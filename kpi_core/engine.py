@@ -217,7 +217,7 @@ def availability(
 
 
 WindowRows = Callable[[Sequence[tuple[date, date]]], list[pl.LazyFrame]]
-INDEXED_ROWS = 2_000_000
+INDEXED_ROWS = 5_000_000
 """Tables from this many rows up are read through an index in date order when they are not stored in it."""
 
 

@@ -19,8 +19,13 @@ from kpi_core.model import DIMENSIONS, TABLES, DataError
 
 Columns = Literal["all", "kpis"]
 
-DETAIL: Mapping[str, tuple[str, ...]] = {"activities": ("activity_id", "deal_id", "lead_id", "completed")}
-"""Columns only row-level views show, left out of a dataset prepared with ``columns="kpis"``."""
+DETAIL: Mapping[str, tuple[str, ...]] = {
+    "activities": ("activity_id", "deal_id", "lead_id", "completed"),
+    "deals": ("deal_name", "lost_reason"),
+    "leads": ("status",),
+}
+"""Columns only row-level views show, left out of a dataset prepared with ``columns="kpis"`` (with the columns of
+those tables that are not canonical)."""
 
 LINKS = ("deal_id", "lead_id")
 """Activity columns that tie an activity to a deal or a lead."""

@@ -548,7 +548,8 @@ LEAD_DIMS = ("region", "team", "owner", "manager")
 """Dimensions a lead can be measured per segment on (the activities and leads tables carry them too)."""
 
 
-@st.cache_data(max_entries=32, show_spinner="Measuring which indicators lead…")
+# held once per server (shared by every session, kept when small results are cleared): a property of the data
+@st.cache_resource(max_entries=32, show_spinner="Measuring which indicators lead…")
 def lead_analysis(
     key: Key,
     filters: FilterKey,
