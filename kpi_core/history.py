@@ -14,8 +14,12 @@ from datetime import date, timedelta
 import polars as pl
 
 from kpi_core.engine import POINT_IN_TIME, report
-from kpi_core.model import Dataset
+from kpi_core.model import LOOKUPS, Dataset
 from kpi_core.periods import Grain, Period
+
+PIPELINE_TABLES = frozenset({"deals", "stage_history", "targets", "rates", "users", "stages", *LOOKUPS})
+"""What point-in-time KPIs and forecasts read of a snapshot (with each deal's last activity, from the activities'
+links): ``Dataset.prepare(..., tables=PIPELINE_TABLES)`` holds a kept week in a fraction of a full dataset."""
 
 TOLERANCE = timedelta(days=7)
 """A snapshot may be this much older than the point it stands for (weekly exports)."""

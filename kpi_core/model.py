@@ -7,7 +7,7 @@ encoded once as shared ``pl.Enum`` types, per-deal helper columns computed once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
@@ -265,13 +265,16 @@ class Dataset:
         as_of_source: str | None = None,
         consume: bool = False,
         columns: Literal["all", "kpis"] = "all",
+        tables: Collection[str] | None = None,
     ) -> Dataset:
         """Canonical frames in, an engine-ready dataset out.
 
         Frames may be lazy scans (see :func:`kpi_core.scan.scan_folder`): they are read with their dimensions
         encoded on the way in; ``columns="kpis"`` then keeps only what the KPIs read (no activity ids). With
         ``consume=True`` the frames are taken out of ``raw`` (a dict) as they are used, so a big dataset is never
-        held twice: what a caller that reads files only to prepare them should pass.
+        held twice: what a caller that reads files only to prepare them should pass. ``tables`` prepares only those
+        tables (their lookups must be among them); activities left out still give each deal its last activity
+        (read from their links alone, which is all stalled deals need).
 
         >>> import polars as pl
         >>> ds = Dataset.prepare({"deals": pl.DataFrame({"deal_id": ["1"], "stage": ["Won"]})})
@@ -289,12 +292,19 @@ class Dataset:
             given = {name: conform(name, frame) for name, frame in raw.items() if name in TABLES}
         del raw  # let frames the caller no longer holds go as soon as their prepared version exists
         links = None
+        if tables is not None:
+            left_out = {name: given.pop(name) for name in list(given) if name not in tables}
+            activities = left_out.get("activities")
+            if activities is not None and {"deal_id", "activity_date"} <= set(activities.collect_schema()):
+                links = activities.lazy().select("deal_id", "activity_date")
+            del left_out, activities
         if any(isinstance(f, pl.LazyFrame) for f in given.values()):
-            tables, links = scan.collect(given, columns=columns)
+            collected, scanned_links = scan.collect(given, columns=columns)
+            links = links if links is not None else scanned_links
         else:
-            tables = {name: frame for name, frame in given.items() if isinstance(frame, pl.DataFrame)}
+            collected = {name: frame for name, frame in given.items() if isinstance(frame, pl.DataFrame)}
         given.clear()
-        return _prepare.build(tables, as_of=as_of, settings=settings, as_of_source=as_of_source, links=links)
+        return _prepare.build(collected, as_of=as_of, settings=settings, as_of_source=as_of_source, links=links)
 
 
 def to_date(value: date | datetime) -> date:

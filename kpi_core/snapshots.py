@@ -261,6 +261,12 @@ class SnapshotStore:
         folder = self.folder / snapshot.id
         return snapshot, {t: pl.read_parquet(folder / f"{t}.parquet") for t in snapshot.tables}
 
+    def scan(self, ref: str) -> tuple[Snapshot, dict[str, pl.LazyFrame]]:
+        """A snapshot's tables as lazy scans: only what is read of them is loaded (see ``Dataset.prepare``)."""
+        snapshot = self.get(ref)
+        folder = self.folder / snapshot.id
+        return snapshot, {t: pl.scan_parquet(folder / f"{t}.parquet") for t in snapshot.tables}
+
     def rename(self, ref: str, name: str) -> Snapshot:
         snapshot = self.get(ref)
         if any(s.name == name and s.id != snapshot.id for s in self.list()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
+import pytest
 from streamlit.testing.v1 import AppTest
 
 import kpi_core as K
@@ -94,3 +95,55 @@ def test_pick_and_same_point() -> None:
     assert pick(kept, date(2026, 3, 5)) is None
     assert pick(kept, date(2026, 4, 1)) is None  # twelve days stale: stands for nothing
     assert same_point(P.parse("2026-02"), P.parse("2026-03"), date(2026, 3, 31)) == date(2026, 2, 28)
+
+
+def test_a_kept_week_read_as_its_pipeline_gives_the_same_trends_and_forecasts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A generated company (activities, stage history, targets, leads, subscriptions) kept as a snapshot: read as
+    its pipeline only, every open-pipeline KPI per region (stalled deals from stage times and idle days, coverage
+    against targets) and the forecast accuracy equal the full dataset's, without its activities or leads held."""
+    from kpi_core.engine import POINT_IN_TIME
+    from kpi_core.forecast import forecast_accuracy
+    from kpi_core.history import PIPELINE_TABLES
+    from kpi_core.snapshots import SnapshotStore
+    from sample_data.generator import generate
+
+    tables = generate(3_000, seed=5)
+    assert {"activities", "leads", "stage_history", "targets"} <= set(tables)
+    store = SnapshotStore(tmp_path)
+    older = store.save({**tables, "deals": tables["deals"].head(2_000)}, as_of=date(2026, 10, 2))
+    latest = store.save(tables, as_of=date(2026, 11, 20))
+
+    def both(sid: str) -> tuple[K.Dataset, K.Dataset]:
+        snapshot, scans = store.scan(sid)
+        _, full = store.load(sid)
+        return (
+            K.Dataset.prepare(scans, as_of=snapshot.as_of, columns="kpis", tables=PIPELINE_TABLES),
+            K.Dataset.prepare(full, as_of=snapshot.as_of),
+        )
+
+    view, full = both(latest.id)
+    assert not {"activities", "leads", "subscriptions"} & set(view.tables)
+    quarters = [P.parse("2026-Q3"), P.parse("2026-Q4")]
+
+    def values(ds: K.Dataset) -> dict[tuple[str, str, str], float]:
+        frame = K.report(ds, sorted(POINT_IN_TIME), grain="quarter", periods=quarters, by=["region"]).frame
+        rows = frame.filter(pl.col("stage").is_null() & pl.col("value").is_not_null())
+        return {
+            (p, k, r): v
+            for p, k, r, v in rows.select("period", "kpi", pl.col("region").cast(pl.String), "value").rows()
+        }
+
+    expected = values(full)
+    # the comparison covers stalled deals (stage times and idle days) and coverage (targets), not only amounts
+    assert {k for _, k, _ in expected} == set(POINT_IN_TIME)
+    assert sum(v for (_, k, _), v in expected.items() if k == "stalled_deals") > 0
+    assert values(view) == pytest.approx(expected, rel=1e-12)
+    older_view, older_full = both(older.id)
+    by_view = forecast_accuracy([older_view, view], grain="month", by=["region"])
+    by_full = forecast_accuracy([older_full, full], grain="month", by=["region"])
+    assert by_full.height > 0
+    assert by_view.drop("forecast", "forecast_commit", "actual", "accuracy", "accuracy_commit").equals(
+        by_full.drop("forecast", "forecast_commit", "actual", "accuracy", "accuracy_commit")
+    )
+    for column in ("forecast", "forecast_commit", "actual", "accuracy", "accuracy_commit"):
+        assert by_view[column].to_list() == pytest.approx(by_full[column].to_list(), rel=1e-12, nan_ok=True)

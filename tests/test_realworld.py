@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import polars as pl
 import pytest
 
 import kpi_core as K
@@ -285,3 +286,36 @@ def test_deleted_rows_are_refused_with_the_reason() -> None:
     assert {r["is_deleted"] for r in rows} == {"true"}
     with pytest.raises(K.DataError, match=rf"all {len(rows)} rows are marked deleted \(is_deleted"):
         K.read_file(path.read_bytes(), path.name)
+
+
+def test_a_kept_week_read_as_its_pipeline_gives_the_same_open_pipeline_kpis(
+    case: tuple[str, list[K.FileImport], K.Dataset], tmp_path: Path
+) -> None:
+    """The scorecard's trends read a kept snapshot's pipeline only (its deals, stage history, targets and lookups,
+    scanned with only the columns KPIs read): every open-pipeline KPI per owner equals the full dataset's."""
+    from kpi_core.engine import POINT_IN_TIME
+    from kpi_core.history import PIPELINE_TABLES
+    from kpi_core.snapshots import SnapshotStore
+
+    _, imports, dataset = case
+    store = SnapshotStore(tmp_path)
+    kept = store.save(K.combine(imports), as_of=dataset.as_of)
+    snapshot, scans = store.scan(kept.id)
+    view = K.Dataset.prepare(scans, as_of=snapshot.as_of, columns="kpis", tables=PIPELINE_TABLES)
+    _, tables = store.load(kept.id)
+    full = K.Dataset.prepare(tables, as_of=snapshot.as_of)
+    wanted = sorted(POINT_IN_TIME)
+
+    def values(ds: K.Dataset) -> dict[tuple[str, str | None], float | None]:
+        quarter = K.periods.make(ds.as_of, "quarter")
+        frame = K.report(ds, wanted, grain="quarter", periods=[quarter], by=["owner"], compare=False).frame
+        return {(k, o): v for k, o, v in frame.select("kpi", pl.col("owner").cast(pl.String), "value").rows()}
+
+    assert set(view.tables) <= PIPELINE_TABLES | {"stage_visits", "customers"}
+    expected = values(full)
+    got = values(view)
+    assert got.keys() == expected.keys()
+    assert {k: v for k, v in got.items() if v is not None} == pytest.approx(
+        {k: v for k, v in expected.items() if v is not None}, rel=1e-12
+    )
+    assert view.currency == full.currency

@@ -465,7 +465,7 @@ def point_in_time(
     from kpi_core import history
 
     return history.point_in_time(
-        lambda sid: workspace.prepared(folder, sid),
+        lambda sid: workspace.pipeline(folder, sid),
         snapshots,
         kpis,
         grain=cast(Grain, grain),
@@ -485,7 +485,7 @@ def forecast_accuracy(
 
     if len(snapshots) < 2 or grain not in ("week", "month", "quarter", "year"):
         return pl.DataFrame()
-    history = [workspace.prepared(folder, sid) for _, sid in snapshots]
+    history = [workspace.pipeline(folder, sid) for _, sid in snapshots]
     dims = [d for d, _ in filters if d in history[-1].dimensions()]
     if not dims:
         return accuracy(history, grain=grain)
