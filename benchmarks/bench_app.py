@@ -68,14 +68,26 @@ def main() -> None:
     PagesManager.__init__ = init  # type: ignore[method-assign]
     process = psutil.Process()
 
+    # the big sample company's thirteen weekly exports, kept once per home (`python -m sample_data` does it too)
+    from kpi_core.snapshots import SnapshotStore, sample_home
+    from sample_data import load_sample
+    from sample_data.history import seed_store
+
+    started = time.perf_counter()
+    seed_store(SnapshotStore(sample_home()), load_sample())
+    print(
+        f"{args.deals:,}-deal sample company: its 13 weekly exports kept (once) in {time.perf_counter() - started:.1f} s"
+    )
+
     # a manager drops this week's 1M-row report on the Data page, then opens the scorecard
     report = report_csv(args.deals).read_bytes()
     dropping = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
     started = time.perf_counter()
     dropping.run()
     print(
-        f"{args.deals:,}-deal sample company: first run in a fresh server (scan Parquet, prepare, evaluate, "
-        f"render the scorecard) {time.perf_counter() - started:.1f} s"
+        f"{args.deals:,}-deal sample company: first run in a fresh server (scan Parquet, prepare, evaluate, the 13 "
+        f"kept weeks' pipelines for trends and forecast accuracy, render the scorecard) "
+        f"{time.perf_counter() - started:.1f} s"
     )
     dropping.switch_page("pages/data.py").run()
     started = time.perf_counter()

@@ -6,7 +6,9 @@ and comparison periods, overall and by region, product and owner, monthly) and a
 quarter), reports peak memory, and runs the same core batch in the engine, in plain pandas and in DuckDB after
 asserting all three give the same numbers. Times are medians of ``--runs`` runs with the spread (min-max).
 
-    .venv/bin/python benchmarks/bench_engine.py [--deals 1000000] [--runs 5] [--no-pandas]
+    .venv/bin/python benchmarks/bench_engine.py [--deals 1000000] [--runs 5] [--load-runs 5] [--no-pandas]
+
+Load + prepare is also timed in ``--load-runs`` fresh processes (a server opening the data), with each one's peak.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 from datetime import date, timedelta
@@ -60,6 +63,28 @@ DIMS: list[list[str]] = [[], ["region"], ["product"], ["owner"]]
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+FRESH_LOAD = """
+import resource, sys, time
+sys.path.insert(0, {root!r})
+import kpi_core as K
+from kpi_core.scan import scan_folder
+started = time.perf_counter()
+ds = K.Dataset.prepare(scan_folder({folder!r}), columns="kpis")
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def fresh_loads(folder: Path, runs: int) -> list[tuple[float, float]]:
+    """(seconds, peak MB) of load + prepare in each of ``runs`` fresh processes."""
+    out = []
+    for _ in range(runs):
+        code = FRESH_LOAD.format(root=str(ROOT), folder=str(folder))
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        seconds, mb = done.stdout.split()
+        out.append((float(seconds), float(mb)))
+    return out
 
 
 def scorecard(ds: K.Dataset) -> list[pl.DataFrame]:
@@ -300,6 +325,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--load-runs", type=int, default=5, help="fresh processes timing load + prepare")
     parser.add_argument("--no-pandas", action="store_true", help="skip pandas (its 10M run needs about 10 GB more)")
     args = parser.parse_args()
     big = args.deals >= 10_000_000
@@ -307,6 +333,7 @@ def main() -> None:
     peak_target = 8192 if big else 1536
 
     folder = company(args.deals)
+    loads = fresh_loads(folder, args.load_runs)
     with RssPeak() as loading:
         started = time.perf_counter()
         ds = K.Dataset.prepare(scan_folder(folder), columns="kpis")
@@ -320,6 +347,13 @@ def main() -> None:
         f"data: {sizes['deals']:,} deals, {sizes['activities']:,} activities, {sizes['leads']:,} leads; "
         f"load + prepare from Parquet {load_s:.2f} s (target <= {targets['load']} s), peak {loading.mb:,.0f} MB"
     )
+    if loads:
+        seconds, mbs = [s for s, _ in loads], [m for _, m in loads]
+        print(
+            f"load + prepare in {len(loads)} fresh processes: median {np.median(seconds):.2f} s (min "
+            f"{min(seconds):.2f}, max {max(seconds):.2f}); process peak median {np.median(mbs):,.0f} MB (min "
+            f"{min(mbs):,.0f}, max {max(mbs):,.0f})"
+        )
 
     scorecard(ds)  # warm-up
     with RssPeak() as evaluating:
