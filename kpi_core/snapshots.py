@@ -6,10 +6,15 @@ killed at any point leaves earlier snapshots intact and no half snapshot listed.
 another process's save in progress: a temporary folder is removed only when its writer is gone (or it is a day
 old), and a complete folder whose writer died before the catalog knew it is recovered from its manifest. The
 same content is never stored twice, and nothing is overwritten.
+
+A kept week's pipeline, once prepared, is kept too (``prepared/<id>-<code version>/``: Arrow files and a JSON
+description), so a restarted server reads it back instead of preparing it again; it is a cache, written atomically,
+dropped with its snapshot and whenever the code that prepares data changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,11 +25,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 
 import polars as pl
 
-from kpi_core.model import DataError
+from kpi_core.model import DataError, Dataset, Settings
 
 SCHEMA = """
 create table if not exists snapshots (
@@ -161,6 +167,15 @@ class SnapshotStore:
                     self._enter(_from_manifest(meta), recovered=True)
                 else:
                     shutil.rmtree(path, ignore_errors=True)
+        # kept pipelines: a killed write's leftovers and those of snapshots no longer kept
+        known = {s.id for s in self.list()}
+        prepared = self.home / "prepared"
+        for path in prepared.iterdir() if prepared.is_dir() else ():
+            if path.name.startswith(".tmp-"):
+                if not _writer_alive(path.name.split("-")[1], path):
+                    shutil.rmtree(path, ignore_errors=True)
+            elif path.name.rsplit("-", 1)[0] not in known:
+                shutil.rmtree(path, ignore_errors=True)
 
     def list(self) -> list[Snapshot]:
         with self._db() as db:
@@ -267,6 +282,27 @@ class SnapshotStore:
         folder = self.folder / snapshot.id
         return snapshot, {t: pl.scan_parquet(folder / f"{t}.parquet") for t in snapshot.tables}
 
+    def pipeline(self, ref: str) -> Dataset:
+        """A snapshot's pipeline (``kpi_core.history.PIPELINE_TABLES``, only the columns KPIs read), prepared once
+        and kept on disk beside it: read back in a fraction of the time it takes to prepare."""
+        from kpi_core.history import PIPELINE_TABLES
+
+        snapshot = self.get(ref)
+        kept = self.home / "prepared" / f"{snapshot.id}-{code_version()}"
+        if (kept / "dataset.json").exists():
+            try:
+                return read_dataset(kept)
+            except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
+                shutil.rmtree(kept, ignore_errors=True)  # damaged: prepared again below
+        _, scans = self.scan(snapshot.id)
+        dataset = Dataset.prepare(scans, as_of=snapshot.as_of, columns="kpis", tables=PIPELINE_TABLES, consume=True)
+        for older in kept.parent.glob(f"{snapshot.id}-*"):
+            if older != kept:
+                shutil.rmtree(older, ignore_errors=True)  # prepared by other code
+        with contextlib.suppress(OSError):  # a full or read-only disk: prepared again next time
+            write_dataset(dataset, kept)
+        return dataset
+
     def rename(self, ref: str, name: str) -> Snapshot:
         snapshot = self.get(ref)
         if any(s.name == name and s.id != snapshot.id for s in self.list()):
@@ -280,4 +316,60 @@ class SnapshotStore:
         with self._db() as db:
             db.execute("delete from snapshots where id = ?", (snapshot.id,))
         shutil.rmtree(self.folder / snapshot.id, ignore_errors=True)
+        for prepared in (self.home / "prepared").glob(f"{snapshot.id}-*"):
+            shutil.rmtree(prepared, ignore_errors=True)
         return snapshot
+
+
+@cache
+def code_version() -> str:
+    """A digest of the core's source: a dataset prepared by other code is never read back."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def write_dataset(dataset: Dataset, folder: Path) -> None:
+    """A prepared dataset as Arrow files (dtypes, Enums included, kept exactly) and a JSON description, written to
+    a temporary folder renamed into place."""
+    temporary = folder.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    temporary.mkdir(parents=True)
+    try:
+        for name, frame in dataset.tables.items():
+            frame.write_ipc(temporary / f"{name}.arrow", compression="lz4")
+        if dataset.quality is not None:
+            dataset.quality.write_ipc(temporary / "quality.arrow", compression="lz4")
+        meta = {
+            "tables": list(dataset.tables),
+            "as_of": dataset.as_of.isoformat(),
+            "settings": asdict(dataset.settings),
+            "stage_order": list(dataset.stage_order),
+            "warnings": list(dataset.warnings),
+            "quality": dataset.quality is not None,
+            "currency": dataset.currency,
+            "as_of_source": dataset.as_of_source,
+        }
+        (temporary / "dataset.json").write_text(json.dumps(meta))
+        temporary.rename(folder)
+    except OSError:
+        shutil.rmtree(temporary, ignore_errors=True)
+        if not (folder / "dataset.json").exists():
+            raise
+
+
+def read_dataset(folder: Path) -> Dataset:
+    """A dataset written by :func:`write_dataset`."""
+    meta = json.loads((folder / "dataset.json").read_text())
+    settings = {**meta["settings"], "stage_order": tuple(meta["settings"]["stage_order"])}
+    return Dataset(
+        tables={name: pl.read_ipc(folder / f"{name}.arrow") for name in meta["tables"]},
+        as_of=date.fromisoformat(meta["as_of"]),
+        settings=Settings(**settings),
+        stage_order=tuple(meta["stage_order"]),
+        warnings=tuple(meta["warnings"]),
+        quality=pl.read_ipc(folder / "quality.arrow") if meta["quality"] else None,
+        currency=meta["currency"],
+        as_of_source=meta["as_of_source"],
+    )

@@ -221,3 +221,64 @@ def test_forecast_command_on_the_sample_history(
     assert [(r["period"], r["snapshot"], r["accuracy"]) for r in rows] == [
         (r["period"], r["snapshot"].isoformat(), pytest.approx(r["accuracy"])) for r in expected.iter_rows(named=True)
     ]
+
+
+def test_a_kept_weeks_pipeline_is_prepared_once_and_read_back_from_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline of a kept week is written beside it after it is prepared; a restarted server (a new store
+    object) reads it back with the same tables, dtypes and KPIs; a damaged copy is prepared again; a copy by other
+    code, or of a deleted snapshot, is dropped."""
+    import kpi_core as K
+    from kpi_core import snapshots
+    from sample_data.generator import generate
+
+    tables = generate(1_500, seed=3)
+    store = SnapshotStore(tmp_path)
+    kept = store.save(tables, as_of=date(2026, 11, 20))
+    first = store.pipeline(kept.id)
+    folder = tmp_path / "prepared" / f"{kept.id}-{snapshots.code_version()}"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["dataset.json", "quality.arrow", *[f"{t}.arrow" for t in first.tables]]
+    )
+    assert "activities" not in first.tables and first.has("stage_history")
+
+    calls: list[str] = []
+    monkeypatch.setattr(K.Dataset, "prepare", lambda *a, **k: calls.append("prepared"))
+    again = SnapshotStore(tmp_path).pipeline(kept.id)
+    assert calls == []  # read back, not prepared
+    assert again.tables.keys() == first.tables.keys()
+    for name, frame in first.tables.items():
+        assert again.table(name).schema == frame.schema, name
+        assert again.table(name).equals(frame), name
+    assert (again.as_of, again.currency, again.stage_order, again.warnings, again.settings) == (
+        first.as_of,
+        first.currency,
+        first.stage_order,
+        first.warnings,
+        first.settings,
+    )
+    monkeypatch.undo()
+    wanted = ["open_pipeline", "weighted_pipeline", "stalled_deals", "pipeline_coverage"]
+    assert K.report(again, wanted, grain="quarter", by=["region"]).frame.equals(
+        K.report(first, wanted, grain="quarter", by=["region"]).frame
+    )
+
+    (folder / "deals.arrow").write_bytes(b"not arrow at all")
+    repaired = SnapshotStore(tmp_path).pipeline(kept.id)
+    assert repaired.table("deals").equals(first.table("deals"))
+    assert pl.read_ipc(folder / "deals.arrow").equals(first.table("deals"))
+
+    stale = tmp_path / "prepared" / f"{kept.id}-000000000000"
+    stale.mkdir()
+    orphan = tmp_path / "prepared" / "0123456789abcdef-000000000000"
+    orphan.mkdir()
+    SnapshotStore(tmp_path)  # opening the store drops what belongs to no kept snapshot
+    assert not orphan.exists() and stale.exists()
+    snapshots.code_version.cache_clear()
+    monkeypatch.setattr(snapshots, "code_version", lambda: "111111111111")
+    SnapshotStore(tmp_path).pipeline(kept.id)  # other code: prepared again, the older copies dropped
+    assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == [f"{kept.id}-111111111111"]
+    assert not folder.exists() and not stale.exists()
+    store.delete(kept.id)
+    assert list((tmp_path / "prepared").iterdir()) == []

@@ -145,9 +145,7 @@ def prepared(folder: str, snapshot_id: str) -> K.Dataset:
 
 @st.cache_resource(max_entries=64, show_spinner="Reading the pipeline of a kept week…")
 def pipeline(folder: str, snapshot_id: str) -> K.Dataset:
-    """A kept snapshot's pipeline (``kpi_core.history.PIPELINE_TABLES``, only the columns KPIs read), prepared once:
-    all the scorecard's trends and forecast accuracy need of a week, without holding its activities and leads."""
-    from kpi_core.history import PIPELINE_TABLES
-
-    snapshot, scans = SnapshotStore(Path(folder)).scan(snapshot_id)
-    return K.Dataset.prepare(scans, as_of=snapshot.as_of, columns="kpis", tables=PIPELINE_TABLES, consume=True)
+    """A kept snapshot's pipeline (``kpi_core.history.PIPELINE_TABLES``, only the columns KPIs read): all the
+    scorecard's trends and forecast accuracy need of a week, without its activities and leads; prepared once and
+    kept on disk (``SnapshotStore.pipeline``), held once per server."""
+    return SnapshotStore(Path(folder)).pipeline(snapshot_id)
