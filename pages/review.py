@@ -38,6 +38,7 @@ def review_data(store: SnapshotStore, ordered: list[str], position: int) -> revi
         ordered,
         position,
         prepared=lambda i: workspace.prepared(folder, i),
+        pipeline=lambda i: workspace.pipeline(folder, i),
         latest=lambda ids: with_history(folder, ids),
         company=company(),
     )
@@ -154,6 +155,7 @@ def cell_results(
         ordered,
         position,
         prepared=lambda i: workspace.prepared(folder, i),
+        pipeline=lambda i: workspace.pipeline(folder, i),
         latest=lambda ids: with_history(folder, ids),
         company=company,
     )

@@ -681,3 +681,27 @@ def test_the_pack_command_without_the_sample_history(home: Path, capsys: pytest.
         f"error: no snapshots kept in {home / 'sample-company'} yet: fill the sample company's history first: "
         "python -m sample_data --snapshots\n"
     )
+
+
+def test_earlier_weeks_read_as_their_pipeline_give_the_same_review(
+    store: SnapshotStore, results: list[review.CellResult]
+) -> None:
+    """The page reads the weeks before the previous one as their pipeline only (less memory for big exports): every
+    default cell shows the same numbers, tables and notes as with every week fully prepared."""
+    ordered = [s.id for s in store.list()]
+    assert len(ordered) > 3
+    data, _ = review.load_review(store, ordered, len(ordered) - 1, company="Sample company", pipeline=store.pipeline)
+    assert all("activities" not in d.tables and "stage_visits" in d.tables for d in data.history[:-2])
+    again = [review.run_cell(cell, data) for cell in WEEKLY_REVIEW.cells]
+    for before, after in zip(results, again, strict=True):
+        assert (after.title, after.metrics, after.text, after.note, after.caveats) == (
+            before.title,
+            before.metrics,
+            before.text,
+            before.note,
+            before.caveats,
+        )
+        for table_before, table_after in ((before.table, after.table), (before.details, after.details)):
+            assert (table_before is None) == (table_after is None)
+            if table_before is not None and table_after is not None:
+                assert table_after.frame.equals(table_before.frame), before.title

@@ -597,14 +597,21 @@ def load_review(
     prepared: Callable[[str], K.Dataset] | None = None,
     latest: Callable[[tuple[str, ...]], K.Dataset] | None = None,
     company: str = "",
+    pipeline: Callable[[str], K.Dataset] | None = None,
 ) -> tuple[ReviewData, str | None]:
     """The review of snapshot ``ordered[position]``: it, the one before it (when it is the same pipeline) and every
     one up to it; and, when the one before is another pipeline, why it is not compared. ``prepared`` and
-    ``latest`` prepare snapshots (the page passes cached ones)."""
+    ``latest`` prepare snapshots (the page passes cached ones); ``pipeline``, when given, reads the weeks before
+    the previous one as their pipeline only (all the trends, forecasts and push counts read of them)."""
     prepare_one = prepared or (lambda i: prepare_snapshot(store, i))
     prepare_last = latest or (lambda ids: prepare_latest(store, ids))
+    earlier = pipeline or prepare_one
     names = {s.id: s.name for s in store.list()}
-    history = (*[prepare_one(i) for i in ordered[:position]], prepare_last(tuple(ordered[: position + 1])))
+    history = (
+        *[earlier(i) for i in ordered[: max(position - 1, 0)]],
+        *[prepare_one(i) for i in ordered[max(position - 1, 0) : position]],
+        prepare_last(tuple(ordered[: position + 1])),
+    )
     previous = ordered[position - 1] if position > 0 else None
     refused = None
     if previous is not None and history[-2].has("deals") and history[-1].has("deals"):
