@@ -130,9 +130,11 @@ def screen_format(unit: str, currency: str = "USD", *, decimals: int = 0) -> str
 
     >>> screen_format("currency"), screen_format("currency", "CHF"), screen_format("percent"), screen_format("text")
     ('$%,.0f', '%,.0f CHF', '%.1f%%', None)
+    >>> screen_format("currency", "EUR", decimals=2)
+    '€%,.2f'
     """
     symbol = SYMBOLS.get(currency)
-    money_format = f"{symbol}%,.0f" if symbol else f"%,.0f {currency}"
+    money_format = f"{symbol}%,.{decimals}f" if symbol else f"%,.{decimals}f {currency}"
     formats = {
         "currency": money_format,
         "currency_per_day": f"{money_format}/day",

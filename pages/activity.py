@@ -7,7 +7,7 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core import periods as P
-from kpi_core.formatting import format_value
+from kpi_core.formatting import format_value, screen_format
 from ui import charts, state
 
 state.through_entrypoint()
@@ -90,11 +90,11 @@ if board.height:
     )
     config = {
         "owner": "Rep",
-        "won_revenue": st.column_config.NumberColumn("Won revenue", format="dollar"),
+        "won_revenue": st.column_config.NumberColumn("Won revenue", format=screen_format("currency", currency)),
         "deals_won": st.column_config.NumberColumn("Deals won", format="%d"),
         "win_rate": st.column_config.NumberColumn("Win rate", format="percent"),
         "quota_attainment": st.column_config.NumberColumn("Quota attainment", format="percent"),
-        "pipeline_created": st.column_config.NumberColumn("New pipeline", format="dollar"),
+        "pipeline_created": st.column_config.NumberColumn("New pipeline", format=screen_format("currency", currency)),
         "activities": st.column_config.NumberColumn("Activities", format="%d"),
         "meetings": st.column_config.NumberColumn("Meetings", format="%d"),
         "closed_deals": st.column_config.NumberColumn("Closed deals", format="%d"),

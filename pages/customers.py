@@ -45,11 +45,7 @@ if dataset.has("subscriptions"):
             table,
             hide_index=True,
             width="stretch",
-            column_config={
-                c: st.column_config.NumberColumn(c.capitalize(), format="dollar")
-                for c in table.columns
-                if c != "period"
-            },
+            column_config=state.money_columns(table, [c for c in table.columns if c != "period"], currency, decimals=0),
         )
     cohorts = state.cohort_retention(state.dataset_key(), view.filters)
     if cohorts.height:

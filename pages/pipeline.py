@@ -179,7 +179,6 @@ config = {
     "account": "Account",
     "owner": "Owner",
     "stage": "Stage",
-    "amount": st.column_config.NumberColumn("Amount", format="dollar"),
     "close_date": st.column_config.DateColumn("Close date"),
     "created_date": st.column_config.DateColumn("Created"),
     "stage_entered_at": st.column_config.DatetimeColumn("In stage since", format="D MMM YYYY"),
@@ -200,4 +199,5 @@ for kpi_id, title in (("stalled_deals", "Stalled deals"), ("overdue_deals", "Pas
     )
     scope = "all open deals" if view.grain == "all" else f"open deals closing in {view.period.label}"
     st.caption(f"{behind.total:,} deal(s) · {scope} · {K.get(kpi_id).formula}")
-    st.dataframe(shown.head(500), hide_index=True, column_config=config, width="stretch")
+    money = state.money_columns(rows, ["amount"], currency)  # in the rows' own currency
+    st.dataframe(shown.head(500), hide_index=True, column_config={**config, **money}, width="stretch")

@@ -186,9 +186,5 @@ with st.expander("Rows behind a number"):
             behind.rows,
             hide_index=True,
             width="stretch",
-            column_config={
-                c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="dollar")
-                for c in ("amount", "gross_profit", "mrr")
-                if c in behind.rows.columns
-            },
+            column_config=state.money_columns(behind.rows, ("amount", "gross_profit", "mrr"), currency),
         )

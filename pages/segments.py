@@ -106,11 +106,7 @@ st.caption(
     f"{behind.total:,} row(s) from the {behind.table} table make up {K.get(drill_kpi).label} in {period_label}"
     f"{'' if segment == '(all)' else f' for {segment}'}; {behind.excluded:,} row(s) of the same period were left out."
 )
-config = {
-    c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="dollar")
-    for c in ("amount", "gross_profit", "mrr", "value")
-    if c in behind.rows.columns
-}
+config = state.money_columns(behind.rows, ("amount", "gross_profit", "mrr", "value"), state.display_currency(dataset))
 st.dataframe(behind.rows.head(2000), hide_index=True, column_config=config, width="stretch")
 if behind.excluded:
     with st.expander("Rows left out, and why"):

@@ -245,3 +245,25 @@ def test_a_file_name_is_shown_as_a_name_not_as_markdown() -> None:
     assert not at.exception
     shown = at.error[0].value
     assert shown.startswith(r"\[click me\]\(http://example.invalid\) \*\*bold\*\* \$x^2\$.csv: no table recognised")
+
+
+def test_money_in_every_table_is_in_the_datas_currency() -> None:
+    """A euro export: every table on every page formats money in euros (never the dollar a page assumed)."""
+    import json
+
+    data = F.hubspot_spanish_xlsx()
+    name = "hubspot-crm-exports-todos-negocios-2026-03-31.xlsx"
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    at = _upload(app().run(), [(name, data, mime)])
+    formats: dict[str, list[str]] = {}
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, page
+        for frame in at.main.dataframe:
+            for column in json.loads(frame.proto.columns or "{}").values():
+                number = column.get("type_config", {})
+                if number.get("type") == "number" and number.get("format"):
+                    formats.setdefault(page, []).append(number["format"])
+    money = {page: [f for f in found if "$" in f or "€" in f or f == "dollar"] for page, found in formats.items()}
+    assert money.get("pages/pipeline.py") and money.get("pages/segments.py")
+    assert {f for found in money.values() for f in found} <= {"€%,.0f", "€%,.2f"}

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 import streamlit as st
@@ -293,6 +294,22 @@ def delta_columns(view: View) -> tuple[str, str]:
 def display_currency(dataset: K.Dataset) -> str:
     """The currency money KPIs are in (see :attr:`kpi_core.Dataset.currency`)."""
     return dataset.currency
+
+
+def money_columns(frame: pl.DataFrame, columns: Sequence[str], currency: str, *, decimals: int = 2) -> dict[str, Any]:
+    """Screen formats of a table's money columns, in the money's own currency: the dataset's, or the one a
+    ``currency`` column of the rows holds; plain numbers (beside that column) when the rows are in several."""
+    from kpi_core.formatting import screen_format
+
+    if "currency" in frame.columns:
+        held = frame.get_column("currency").drop_nulls().unique()
+        currency = str(held[0]) if held.len() == 1 else currency if held.len() == 0 else ""
+    number = screen_format("currency", currency, decimals=decimals) if currency else f"%,.{decimals}f"
+    return {
+        c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format=number)
+        for c in columns
+        if c in frame.columns
+    }
 
 
 def dimension_values(dataset: K.Dataset, dim: str) -> list[str]:
