@@ -61,11 +61,17 @@ def _actual(latest: Dataset, period: Period, by: Sequence[str]) -> pl.DataFrame:
 
 
 def forecast_accuracy(
-    history: Sequence[Dataset], *, grain: Grain = "month", by: Sequence[str] = (), weekly: bool = False
+    history: Sequence[Dataset],
+    *,
+    grain: Grain = "month",
+    by: Sequence[str] = (),
+    weekly: bool = False,
+    fiscal_year_start: int | None = None,
 ) -> pl.DataFrame:
     """Forecast accuracy per closed period (and per segment of ``by``) from prepared snapshots, oldest first;
     the last snapshot gives the actual results. With ``weekly``, one row per snapshot taken during each
-    period too (week 0 is the period's start), for the trend of the forecast through the period.
+    period too (week 0 is the period's start), for the trend of the forecast through the period. Quarters and
+    years start in ``fiscal_year_start`` (default: the latest snapshot's setting).
 
     Returns columns period, <by...>, snapshot, week, forecast, forecast_commit, actual, accuracy, accuracy_commit.
     """
@@ -73,7 +79,7 @@ def forecast_accuracy(
         return pl.DataFrame(schema={**SCHEMA, **{d: pl.String for d in by}})
     snapshots = sorted(history, key=lambda d: d.as_of)
     latest = snapshots[-1]
-    fy = latest.settings.fiscal_year_start
+    fy = fiscal_year_start or latest.settings.fiscal_year_start
     first = P.make(snapshots[0].as_of, grain, fy)
     rows: list[pl.DataFrame] = []
     period = first

@@ -68,7 +68,7 @@ def with_history(row: dict[str, object]) -> tuple[dict[str, object], list[float 
 
 
 forecast = (
-    state.forecast_accuracy(str(store.home), kept, view.grain, view.filters)
+    state.forecast_accuracy(str(store.home), kept, view.grain, view.filters, fy)
     if store is not None and "forecast_accuracy" in chosen
     else pl.DataFrame()
 )
@@ -129,7 +129,7 @@ for column, indicator, title in (
                     st.caption(f"↗ {lead_words[str(row['kpi'])]}{on_all}")
         if indicator == "lagging" and forecast.height:
             with grid[len(rows) % 2]:
-                tiles.forecast_tile(forecast)
+                tiles.forecast_tile(forecast, currency)
 
 if lead_words:
     st.page_link("pages/leading.py", label="What leads revenue here, and by how many weeks →")

@@ -100,3 +100,36 @@ def test_the_sample_history_has_forecast_accuracy() -> None:
     frame = forecast_accuracy(history, grain="month")
     assert frame["period"].to_list() == ["2026-09", "2026-10"]
     assert frame["accuracy"].drop_nulls().len() == 2 and frame.filter(pl.col("accuracy") > 0).height >= 1
+
+
+def test_quarters_follow_the_fiscal_year() -> None:
+    """With a fiscal year starting in November, FY2027-Q1 runs from 1 November to 31 January: the snapshot of 30
+    September stands for its start (the latest one before it), and its forecast
+    is C at 50% = 150 (A and B close in October, outside it) against D's 80 won: accuracy 1 - 70 / 80. In calendar
+    quarters the same snapshots give 2026-Q4 instead: A, B and C weighted (250) against A and D won (180)."""
+    q_start = snap(
+        date(2026, 9, 30),
+        [
+            ("A", "Proposal", 100.0, date(2026, 10, 10), 0.5, "Pipeline"),
+            ("B", "Negotiation", 200.0, date(2026, 10, 20), 0.25, "Commit"),
+            ("C", "Proposal", 300.0, date(2026, 11, 5), 0.5, "Pipeline"),
+        ],
+    )
+    q_end = snap(
+        date(2027, 2, 3),
+        [
+            ("A", "Closed Won", 100.0, date(2026, 10, 10), 1.0, "Closed"),
+            ("B", "Closed Lost", 200.0, date(2026, 10, 21), 0.0, "Omitted"),
+            ("D", "Closed Won", 80.0, date(2026, 12, 15), 1.0, "Closed"),
+            ("C", "Closed Lost", 300.0, date(2026, 11, 5), 0.0, "Omitted"),
+        ],
+    )
+    fiscal = forecast_accuracy([q_start, q_end], grain="quarter", fiscal_year_start=11)
+    assert fiscal.select("period", "snapshot", "forecast", "actual").rows() == [
+        ("FY2027-Q1", date(2026, 9, 30), 150.0, 80.0)
+    ]
+    assert fiscal["accuracy"].to_list() == pytest.approx([1 - 70 / 80])
+    calendar = forecast_accuracy([q_start, q_end], grain="quarter")
+    assert calendar.select("period", "snapshot", "forecast", "actual").rows() == [
+        ("2026-Q4", date(2026, 9, 30), 250.0, 180.0)
+    ]

@@ -494,7 +494,11 @@ def point_in_time(
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def forecast_accuracy(
-    folder: str, snapshots: tuple[tuple[date, str], ...], grain: str, filters: FilterKey = ()
+    folder: str,
+    snapshots: tuple[tuple[date, str], ...],
+    grain: str,
+    filters: FilterKey = (),
+    fiscal_year_start: int = 1,
 ) -> pl.DataFrame:
     """Forecast accuracy of each closed period with a snapshot from its start (see :mod:`kpi_core.forecast`), for
     the chosen segments: their forecasts and results added up, then compared."""
@@ -505,8 +509,8 @@ def forecast_accuracy(
     history = [workspace.pipeline(folder, sid) for _, sid in snapshots]
     dims = [d for d, _ in filters if d in history[-1].dimensions()]
     if not dims:
-        return accuracy(history, grain=grain)
-    frame = accuracy(history, grain=grain, by=dims)
+        return accuracy(history, grain=grain, fiscal_year_start=fiscal_year_start)
+    frame = accuracy(history, grain=grain, by=dims, fiscal_year_start=fiscal_year_start)
     for dim, chosen in filters:
         if dim in dims:
             frame = frame.filter(pl.col(dim).cast(pl.String).is_in(list(chosen)))

@@ -71,7 +71,7 @@ def spark_series(frame: pl.DataFrame, kpi_id: str) -> list[float | None]:
     return frame.filter((pl.col("kpi") == kpi_id) & pl.col("stage").is_null())["value"].to_list()
 
 
-def forecast_tile(accuracy: pl.DataFrame) -> None:
+def forecast_tile(accuracy: pl.DataFrame, currency: str = "USD") -> None:
     """Forecast accuracy of the latest closed period (from the kept snapshots), its change and its trend."""
     kpi = K.get("forecast_accuracy")
     rows = accuracy.sort("period").to_dicts()
@@ -84,8 +84,8 @@ def forecast_tile(accuracy: pl.DataFrame) -> None:
         delta=format_delta(delta, "percent") or None,
         delta_description="vs the period before" if delta is not None else None,
         help=f"**{kpi.label}** · lagging, percent, higher is better\n\n{kpi.meaning}\n\n**Formula:** {kpi.formula}\n\n"
-        f"Forecast at the start: {format_value(last['forecast'], 'currency', compact=True)}; "
-        f"won: {format_value(last['actual'], 'currency', compact=True)}.",
+        f"Forecast at the start: {format_value(last['forecast'], 'currency', currency, compact=True)}; "
+        f"won: {format_value(last['actual'], 'currency', currency, compact=True)}.",
         border=True,
         chart_data=[r["accuracy"] or 0.0 for r in rows] if len(rows) > 1 else None,
         chart_type="line",
