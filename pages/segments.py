@@ -47,16 +47,20 @@ for kpi_id in kpis:
         st.info(unavailable[kpi_id])
         continue
     frame = frame.filter(pl.col(dim).is_not_null())
+    money = state.display_currency(dataset)  # the charts' money symbol
     if "currency" in frame.columns and frame["currency"].n_unique() > 1:
         st.caption("Several currencies: showing the most common one; the table below has them all.")
         top_currency = frame.group_by("currency").len().sort("len", descending=True)["currency"][0]
         frame = frame.filter(pl.col("currency") == top_currency)
+        money = str(top_currency or money)
     current = frame.filter(pl.col("period") == view.period.label)
     pick = alt.selection_point(fields=[dim], name="pick")
     left, right = st.columns([2, 3], gap="large")
     with left:
         event = st.altair_chart(
-            charts.ranked_bars(current, segment=dim, unit=kpi.unit, title=f"{view.period.label}", selection=pick),
+            charts.ranked_bars(
+                current, segment=dim, unit=kpi.unit, title=f"{view.period.label}", selection=pick, currency=money
+            ),
             on_select="rerun",
             key=f"bars_{kpi_id}",
             width="stretch",
@@ -69,17 +73,24 @@ for kpi_id in kpis:
         trend = frame.filter(pl.col(dim).cast(pl.String).is_in(leaders))
         if view.grain != "all":
             st.altair_chart(
-                charts.trend_lines(trend, segment=dim, unit=kpi.unit, title="Trend (top 8 segments)"), width="stretch"
+                charts.trend_lines(trend, segment=dim, unit=kpi.unit, title="Trend (top 8 segments)", currency=money),
+                width="stretch",
             )
     if view.grain != "all":
         st.altair_chart(
-            charts.small_multiples(trend, segment=dim, unit=kpi.unit, title="Each segment on its own (top 8)"),
+            charts.small_multiples(
+                trend, segment=dim, unit=kpi.unit, title="Each segment on its own (top 8)", currency=money
+            ),
             width="content",
         )
     if view.grain != "all":
         st.altair_chart(
             charts.heatmap(
-                frame, segment=dim, unit=kpi.unit, title=f"{kpi.label} by {dim.replace('_', ' ')} and period"
+                frame,
+                segment=dim,
+                unit=kpi.unit,
+                title=f"{kpi.label} by {dim.replace('_', ' ')} and period",
+                currency=money,
             ),
             width="stretch",
         )

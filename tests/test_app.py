@@ -247,8 +247,9 @@ def test_a_file_name_is_shown_as_a_name_not_as_markdown() -> None:
     assert shown.startswith(r"\[click me\]\(http://example.invalid\) \*\*bold\*\* \$x^2\$.csv: no table recognised")
 
 
-def test_money_in_every_table_is_in_the_datas_currency() -> None:
-    """A euro export: every table on every page formats money in euros (never the dollar a page assumed)."""
+def test_money_in_every_table_and_chart_is_in_the_datas_currency() -> None:
+    """A euro export: every table on every page formats money in euros (never the dollar a page assumed), and
+    every chart that formats money draws its symbol from a euro locale."""
     import json
 
     data = F.hubspot_spanish_xlsx()
@@ -256,9 +257,14 @@ def test_money_in_every_table_is_in_the_datas_currency() -> None:
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     at = _upload(app().run(), [(name, data, mime)])
     formats: dict[str, list[str]] = {}
+    locales: dict[str, list[object]] = {}
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, page
+        for chart in at.get("vega_lite_chart"):
+            spec = chart.proto.spec
+            if "$," in spec:  # a money format: its "$" is the locale's currency symbol
+                locales.setdefault(page, []).append(json.loads(spec)["config"]["locale"]["number"]["currency"])
         for frame in at.main.dataframe:
             for column in json.loads(frame.proto.columns or "{}").values():
                 number = column.get("type_config", {})
@@ -267,3 +273,5 @@ def test_money_in_every_table_is_in_the_datas_currency() -> None:
     money = {page: [f for f in found if "$" in f or "€" in f or f == "dollar"] for page, found in formats.items()}
     assert money.get("pages/pipeline.py") and money.get("pages/segments.py")
     assert {f for found in money.values() for f in found} <= {"€%,.0f", "€%,.2f"}
+    assert locales.get("pages/segments.py")
+    assert all(found == ["€", ""] for charts in locales.values() for found in charts), locales

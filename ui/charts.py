@@ -134,7 +134,7 @@ def trend_lines(
     return _themed(chart, currency=currency)
 
 
-def heatmap(frame: pl.DataFrame, *, segment: str, unit: str, title: str) -> alt.Chart:
+def heatmap(frame: pl.DataFrame, *, segment: str, unit: str, title: str, currency: str = "USD") -> alt.Chart:
     """Segment x period cells coloured by value, with the value in the tooltip."""
     data = frame.select(pl.col(segment).cast(pl.String), "period", "value")
     order = list(dict.fromkeys(data["period"].to_list()))
@@ -155,7 +155,7 @@ def heatmap(frame: pl.DataFrame, *, segment: str, unit: str, title: str) -> alt.
         )
         .properties(height=max(220, 28 * data[segment].n_unique()))
     )
-    return _themed(chart)
+    return _themed(chart, currency=currency)
 
 
 def funnel(frame: pl.DataFrame) -> alt.Chart:
@@ -192,7 +192,15 @@ def funnel(frame: pl.DataFrame) -> alt.Chart:
     return _themed(alt.layer(bars, text).properties(height=max(220, 44 * data.height), title="Stage funnel"))
 
 
-def bars_by(frame: pl.DataFrame, *, category: str, unit: str, title: str, sort: list[str] | None = None) -> alt.Chart:
+def bars_by(
+    frame: pl.DataFrame,
+    *,
+    category: str,
+    unit: str,
+    title: str,
+    sort: list[str] | None = None,
+    currency: str = "USD",
+) -> alt.Chart:
     """Vertical bars of a value per category (kept in the given order)."""
     data = frame.select(pl.col(category).cast(pl.String), "value")
     chart = (
@@ -205,7 +213,7 @@ def bars_by(frame: pl.DataFrame, *, category: str, unit: str, title: str, sort: 
         )
         .properties(height=240)
     )
-    return _themed(chart)
+    return _themed(chart, currency=currency)
 
 
 def stacked_activity(frame: pl.DataFrame, *, title: str) -> alt.Chart:
@@ -278,7 +286,7 @@ def response_histogram(frame: pl.DataFrame, *, sla_hours: float) -> alt.Chart:
     return _themed(chart)
 
 
-def mrr_movements(frame: pl.DataFrame) -> alt.Chart:
+def mrr_movements(frame: pl.DataFrame, currency: str = "USD") -> alt.Chart:
     """Monthly MRR movements as diverging stacked bars, with the ending MRR as a line."""
     moves = frame.filter(pl.col("movement").is_in(["new", "expansion", "contraction", "churn"]))
     ends = frame.filter(pl.col("movement") == "end")
@@ -315,7 +323,8 @@ def mrr_movements(frame: pl.DataFrame) -> alt.Chart:
     return _themed(
         alt.layer(bars, line)
         .resolve_scale(y="independent")
-        .properties(height=280, title="MRR: new, expansion, contraction and churn")
+        .properties(height=280, title="MRR: new, expansion, contraction and churn"),
+        currency=currency,
     )
 
 
@@ -341,7 +350,9 @@ def cohort_heatmap(frame: pl.DataFrame) -> alt.Chart:
     return _themed(alt.layer(cells, text).properties(height=height, title="Customer retention by cohort"))
 
 
-def small_multiples(frame: pl.DataFrame, *, segment: str, unit: str, title: str, columns: int = 4) -> alt.FacetChart:
+def small_multiples(
+    frame: pl.DataFrame, *, segment: str, unit: str, title: str, columns: int = 4, currency: str = "USD"
+) -> alt.FacetChart:
     """One small trend chart per segment, sharing the y scale, so shapes compare at a glance."""
     data = frame.select(pl.col(segment).cast(pl.String), "period", "value").drop_nulls("value")
     order = list(dict.fromkeys(data["period"].to_list()))
@@ -362,7 +373,7 @@ def small_multiples(frame: pl.DataFrame, *, segment: str, unit: str, title: str,
     chart = base.facet(
         facet=alt.Facet(f"{segment}:N", title=None, header=alt.Header(labelFontSize=12)), columns=columns
     )
-    return _themed(chart.properties(title=title))  # type: ignore[return-value]
+    return _themed(chart.properties(title=title), currency=currency)  # type: ignore[return-value]
 
 
 WATERFALL_STEPS = (
