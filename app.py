@@ -19,6 +19,7 @@ pages = [
     st.Page("pages/customers.py", title="Customers"),
     st.Page("pages/segments.py", title="Segments"),
     st.Page("pages/leading.py", title="What leads revenue"),
+    st.Page("pages/coaching.py", title="1:1"),
     review_page,
     st.Page("pages/data.py", title="Data"),
     st.Page("pages/guide.py", title="KPI guide"),

@@ -11,9 +11,12 @@ The public surface:
 - :mod:`kpi_core.periods`: period labels, fiscal quarters and years.
 - :func:`find_leads`, :func:`lead_lag`: which leading indicators predict a result, by how many weeks, how surely.
 - :func:`revenue_drivers`: a change of won revenue split into closed deals, win rate and deal size (to the cent).
+- :func:`coach`: the 1:1, one rep against their team: where they differ beyond the noise, the revenue at stake, and
+  the deals to talk about.
 """
 
 from kpi_core import periods
+from kpi_core.coaching import Coaching, coach
 from kpi_core.drilldown import RowsBehind, exclusions, rows_behind
 from kpi_core.drivers import Drivers, revenue_drivers
 from kpi_core.engine import Report, availability, evaluate, report, resolve_periods
@@ -28,6 +31,7 @@ __all__ = [
     "KPI",
     "REGISTRY",
     "TABLES",
+    "Coaching",
     "DataError",
     "Dataset",
     "Drivers",
@@ -40,6 +44,7 @@ __all__ = [
     "Settings",
     "availability",
     "catalog_frame",
+    "coach",
     "combine",
     "evaluate",
     "exclusions",

@@ -1,5 +1,6 @@
-"""The analysis commands: ``python -m kpi_core leading`` (what leads revenue, by how many weeks) and
-``python -m kpi_core drivers`` (why won revenue changed: closed deals, win rate, deal size).
+"""The analysis commands: ``python -m kpi_core leading`` (what leads revenue, by how many weeks),
+``python -m kpi_core drivers`` (why won revenue changed: closed deals, win rate, deal size) and
+``python -m kpi_core coaching`` (the 1:1: one rep against their team, beyond the noise, with the revenue at stake).
 
 ``kpi_core.cli`` adds these parsers with :func:`add_parsers` and hands the parsed arguments to :func:`run`.
 """
@@ -13,9 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from kpi_core import coaching as C
 from kpi_core import drivers as D
 from kpi_core import leading as L
-from kpi_core.formatting import SYMBOLS
+from kpi_core.formatting import SYMBOLS, format_cell, format_value, money
 from kpi_core.model import DataError, Dataset
 from kpi_core.periods import GRAINS
 from kpi_core.registry import BY_ID
@@ -35,13 +37,14 @@ LEAD_COLUMNS = (
 """The keys of each row of ``leading --format json`` (then the ``--by`` dimension)."""
 
 
-def _common(command: argparse.ArgumentParser) -> None:
+def _common(command: argparse.ArgumentParser, *, filters: bool = True) -> None:
     """The data options every command that reads files has (the same as ``compute``)."""
     command.add_argument("files", nargs="*", help="canonical CSV or Parquet files, or CRM exports")
     command.add_argument("--sample", action="store_true", help="use the built-in sample company")
-    command.add_argument(
-        "--filter", action="append", default=[], metavar="DIM=VALUE", help="keep one segment (repeatable)"
-    )
+    if filters:
+        command.add_argument(
+            "--filter", action="append", default=[], metavar="DIM=VALUE", help="keep one segment (repeatable)"
+        )
     command.add_argument(
         "--as-of", type=date.fromisoformat, help="as-of date YYYY-MM-DD (default: latest date in the data)"
     )
@@ -88,6 +91,23 @@ def add_parsers(subparsers: Any) -> None:
     drivers.add_argument("--by", help="split by a deals dimension (region, segment, owner...)")
     drivers.add_argument("--format", choices=("json", "table"), default="table")
 
+    coaching = subparsers.add_parser(
+        "coaching", help="the 1:1: one rep against their team, where they differ beyond the noise, deals to discuss"
+    )
+    _common(coaching, filters=False)
+    coaching.add_argument("--owner", required=True, help="the rep (a value of --segment)")
+    coaching.add_argument("--segment", default="owner", help="compare a value of another dimension (default: owner)")
+    coaching.add_argument("--against", choices=C.AGAINST, default="team", help="the peer group (default: team)")
+    coaching.add_argument("--grain", choices=GRAINS, default="quarter")
+    coaching.add_argument("--period", help="period label, e.g. 2026-Q3 (default: the one holding the as-of date)")
+    coaching.add_argument(
+        "--history",
+        action="store_true",
+        help="find slipped deals in the kept snapshots (the sample company's with --sample, else the team's)",
+    )
+    coaching.add_argument("--out", type=Path, metavar="FILE.pdf", help="also write the one-page PDF for the meeting")
+    coaching.add_argument("--format", choices=("json", "table"), default="table")
+
 
 def run(args: argparse.Namespace) -> int | None:
     """Run ``leading`` or ``drivers``; None for any other command (``kpi_core.cli`` handles those)."""
@@ -95,6 +115,8 @@ def run(args: argparse.Namespace) -> int | None:
         return leading_command(args)
     if args.command == "drivers":
         return drivers_command(args)
+    if args.command == "coaching":
+        return coaching_command(args)
     return None
 
 
@@ -261,3 +283,117 @@ def drivers_command(args: argparse.Namespace) -> int:
     for warning in skipped:
         print(f"\nNote: {warning}")
     return 0
+
+
+def _history(args: argparse.Namespace, dataset: Dataset) -> list[Any] | None:
+    """The deals tables of the kept snapshots up to the as-of date, oldest first (None without ``--history``)."""
+    if not args.history:
+        return None
+    from kpi_core.snapshots import SnapshotStore, sample_home
+
+    store = SnapshotStore(sample_home()) if args.sample and not args.files else SnapshotStore()
+    kept = [s for s in store.list() if s.as_of <= dataset.as_of]
+    return [store.load(s.id)[1].get("deals") for s in sorted(kept, key=lambda s: s.as_of)] or None
+
+
+def coaching_command(args: argparse.Namespace) -> int:
+    dataset, skipped = _dataset(args)
+    history = _history(args, dataset)
+    found = C.coach(
+        dataset,
+        args.owner,
+        segment=args.segment,
+        against=args.against,
+        grain=args.grain,
+        period=args.period,
+        history=[h for h in history if h is not None] if history else None,
+    )
+    if args.out is not None:
+        write_coaching_pdf(found, args.out)
+    if args.format == "json":
+        out = found.to_dict()
+        out["warnings"] = [*out["warnings"], *skipped]
+        print(json.dumps(out, indent=1))
+        return 0
+    currency = found.currency
+    peers = found.peers
+    running = " (period to date)" if found.period.grain != "all" and found.period.contains(found.as_of) else ""
+    before = f", beside {found.previous.label}" if found.previous else ""
+    print(
+        f"1:1 with {found.value}: {found.period.label}{running}{before}, against {peers.words} "
+        f"({len(peers.members)} other {'reps' if found.segment == 'owner' else 'values'})"
+    )
+    print("\nWhere it differs most:")
+    ranked = bool(found.differences["focus_rank"].is_not_null().any())
+    for i, sentence in enumerate(found.focus, start=1):
+        print(f"  {f'{i}.' if ranked else '-'} {sentence}")
+    header = ["Metric", found.value, found.previous.label if found.previous else "Before", "Peers", "95% interval"]
+    lines = [[*header, "n", "Beyond noise", "Revenue effect"]]
+    for row in found.differences.iter_rows(named=True):
+        unit = row["unit"]
+        interval = (
+            f"{format_value(row['ci_low'], unit, currency)} to {format_value(row['ci_high'], unit, currency)}"
+            if row["ci_low"] is not None
+            else "-"
+        )
+        lines.append(
+            [
+                row["label"],
+                format_value(row["rep_value"], unit, currency),
+                format_value(row["rep_previous"], unit, currency),
+                format_value(row["peer_value"], unit, currency),
+                interval,
+                format_cell(row["n"], "count"),
+                C.noise_words(row),
+                "-" if row["revenue_effect"] is None else _signed(row["revenue_effect"], currency),
+            ]
+        )
+    print()
+    _print_lines(lines, right_from=1)
+    formulas = [r for r in found.differences.iter_rows(named=True) if r["revenue_formula"] and r["beyond_noise"]]
+    if formulas:
+        print("\nRevenue effects (what the rep would have won at the peers' value, all else the rep's own):")
+        for r in formulas:
+            print(f"  {r['label']}: {r['revenue_formula']}")
+    print("\nDeals to talk about:")
+    if found.deals.height:
+        rows = [["Deal", "Stage", "Amount", "Close date", "Flags", "Facts"]]
+        for d in found.deals.iter_rows(named=True):
+            rows.append(
+                [
+                    str(d["deal_name"] or d["deal_id"]),
+                    d["stage"],
+                    format_cell(d["amount"], "currency", currency),
+                    format_cell(d["close_date"], "date"),
+                    d["flags"],
+                    d["facts"],
+                ]
+            )
+        _print_lines(rows, right_from=99)
+    else:
+        print(f"  none: {found.value} has no open deal that is stalled, past due, slipped or among the largest")
+    if history is None:
+        print("  (slipped deals come from kept snapshots: add --history)")
+    for reason in found.unavailable.values():
+        print(f"\nNot measured: {reason}")
+    for warning in [*found.warnings, *skipped]:
+        print(f"\nNote: {warning}")
+    if args.out is not None:
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+def _signed(value: float, currency: str) -> str:
+    """Money with its sign, to the unit: ``+$12,000``."""
+    return ("+" if value >= 0 else "") + money(value, currency)
+
+
+def write_coaching_pdf(found: C.Coaching, out: Path) -> None:
+    """The 1:1's one-page PDF; its layout lives with the app's ui package (like the meeting pack's)."""
+    import importlib
+
+    try:
+        layout = importlib.import_module("ui.coaching_pdf")
+    except ImportError as exc:
+        raise DataError(f"the PDF needs the app's ui package ({exc}): run it from the project folder") from exc
+    out.write_bytes(layout.one_page(found))

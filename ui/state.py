@@ -634,3 +634,41 @@ def revenue_drivers(
         )
     except (K.DataError, ValueError) as exc:
         return str(exc)
+
+
+# The 1:1 (kpi_core.coaching), cached on small keys.
+@st.cache_data(max_entries=64, show_spinner="Comparing with the team…")
+def coaching(
+    key: Key,
+    rep: str,
+    against: str,
+    grain: str,
+    period: str,
+    history: tuple[str, tuple[tuple[date, str], ...]] | None = None,
+) -> K.Coaching | str:
+    """``kpi_core.coaching.coach`` for one rep, or why it cannot be done. ``history``: the folder and the (as-of date,
+    id) of the kept snapshots whose deals show which close dates slipped."""
+    from kpi_core import coaching as C
+
+    dataset = dataset_for(*key)
+    deals = [workspace.pipeline(history[0], sid).table("deals") for _, sid in history[1]] if history else None
+    try:
+        return C.coach(
+            dataset,
+            rep,
+            against=cast(C.Against, against),
+            grain=cast(Grain, grain),
+            period=period,
+            history=deals,
+        )
+    except (K.DataError, ValueError) as exc:
+        return str(exc)
+
+
+def coaching_history(dataset: K.Dataset) -> tuple[str, tuple[tuple[date, str], ...]] | None:
+    """The kept snapshots of the data on screen up to its as-of date (None when fewer than two are kept)."""
+    store = history_store()
+    if store is None:
+        return None
+    kept = kept_before(store, dataset.as_of)
+    return (str(store.home), tuple(sorted(kept))) if len(kept) > 1 else None
