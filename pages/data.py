@@ -303,6 +303,8 @@ if state.source() == "upload" and uploads:
                 mapping={u.name: dict(u.overrides) for u in uploads},
             )
             already = saved.name != (name.strip() or saved.name)
+            with st.spinner("Preparing the week's pipeline for the scorecard's trends…"):
+                workspace.pipeline(str(team.home), saved.id)  # kept on disk: the trends never wait for it
             st.session_state["flash"] = [
                 f"This data was already kept as {saved.name!r}."
                 if already

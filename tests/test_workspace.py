@@ -106,6 +106,12 @@ def test_the_weekly_loop_without_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp
     assert any("report-week12.csv replaces report-week11.csv" in t.value.replace("\\", "") for t in again.toast)
     again.button(key="keep").click().run()
     assert [s.name for s in SnapshotStore(home).list()] == ["Week 11 (13 Mar 2026)", "Week 12 (20 Mar 2026)"]
+    # each kept week's pipeline is prepared when it is kept, for the scorecard's trends
+    from kpi_core.snapshots import code_version
+
+    assert sorted(p.name for p in (home / "prepared").iterdir()) == sorted(
+        f"{s.id}-{code_version()}" for s in SnapshotStore(home).list()
+    )
 
     # the review compares week 11 with week 12 of this company, and nothing else
     again.switch_page("pages/review.py").run()
