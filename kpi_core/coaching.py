@@ -1063,6 +1063,8 @@ def deals_to_discuss(
         if times > 1:
             flags.append("slipped")
             facts.append(f"close date pushed {times} times in {len(history or ())} kept snapshots")
+        elif times == 1:  # once is not a slip, but worth knowing about a deal flagged for something else
+            facts.append(f"close date pushed once in {len(history or ())} kept snapshots")
         if i in rank_of:
             flags.append("largest")
             facts.append(f"{_ordinal(rank_of[i])} largest open deal of {len(ranked)}")

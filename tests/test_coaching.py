@@ -225,12 +225,21 @@ def test_deals_to_talk_about_with_the_facts_behind_each_flag() -> None:
         {"deals": deals, "activities": activities}, as_of=as_of, settings=K.Settings(stage_order=STAGES)
     )
 
-    def week(d3: date) -> pl.DataFrame:
+    def week(d1: date, d3: date) -> pl.DataFrame:
         return deals.with_columns(
-            close_date=pl.when(pl.col("deal_id") == "D3").then(pl.lit(d3)).otherwise("close_date")
+            close_date=pl.when(pl.col("deal_id") == "D3")
+            .then(pl.lit(d3))
+            .when(pl.col("deal_id") == "D1")
+            .then(pl.lit(d1))
+            .otherwise("close_date")
         )
 
-    history = [week(date(2026, 6, 15)), week(date(2026, 7, 1)), week(date(2026, 8, 1))]
+    # D3's close date moved out twice (slipped), D1's once (a fact, not a flag)
+    history = [
+        week(date(2026, 5, 15), date(2026, 6, 15)),
+        week(date(2026, 6, 1), date(2026, 7, 1)),
+        week(date(2026, 6, 1), date(2026, 8, 1)),
+    ]
     found = C.deals_to_discuss(dataset, "Ann", history=history, largest=2)
     assert found.rows() == [
         (
@@ -249,7 +258,7 @@ def test_deals_to_talk_about_with_the_facts_behind_each_flag() -> None:
             5000.0,
             date(2026, 6, 1),
             "past due, largest",
-            "close date 1 Jun 2026 passed 29 days ago; 2nd largest open deal of 4",
+            "close date 1 Jun 2026 passed 29 days ago; close date pushed once in 3 kept snapshots; 2nd largest open deal of 4",
         ),
         (
             "D3",
