@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -404,6 +404,7 @@ def _prepare_deals(
     n = len(order)
     reached_now = pl.col("stage").cast(pl.String).replace_strict(index, default=0, return_dtype=pl.Int32)
     reached = pl.when(pl.col("status") == "won").then(pl.lit(n, pl.Int32)).otherwise(reached_now)
+    in_order = pl.col("stage").cast(pl.String).is_in(list(index))
     if history is not None and history.height:
         joined = _join_per_deal(
             deals,
@@ -424,15 +425,36 @@ def _prepare_deals(
             .then(pl.lit(n, pl.Int32))
             .otherwise(pl.max_horizontal(pl.col("__hist_reached"), reached_now))
         )
-        deals = deals.with_columns(reached=reached).drop("__hist_reached")
+        known = in_order | pl.col("__hist_reached").is_not_null()
+        deals = deals.with_columns(reached=reached, __reach_known=known).drop("__hist_reached")
     else:
-        deals = deals.with_columns(reached=reached)
-    # historical win rate of deals that reached each stage: the default probability of an open deal there
+        deals = deals.with_columns(reached=reached, __reach_known=in_order)
+    # historical win rate of deals that reached each stage: the default probability of an open deal there. A lost
+    # deal whose furthest stage is unknown (its stage is a closed one, and no stage history names it) counts as lost
+    # at the first stage, which makes every later stage look certain: when most lost deals are like that, a rate per
+    # stage cannot be measured and every stage takes the overall win rate (said in a warning)
     closed = deals.filter(pl.col("status") != "open")
-    rates = {
-        stage: closed.filter(pl.col("reached") >= i).select((pl.col("status") == "won").mean()).item()
-        for stage, i in index.items()
-    }
+    lost = closed.filter(pl.col("status") == "lost")
+    unknown = float(lost.select((~pl.col("__reach_known")).mean()).item() or 0.0) if lost.height else 0.0
+    deals = deals.drop("__reach_known")
+    if unknown > 0.5:
+        overall = closed.select((pl.col("status") == "won").mean()).item()
+        rates = dict.fromkeys(index, overall)
+        needs_rate = (pl.col("status") == "open") & (
+            pl.col("probability").is_null() if "probability" in deals.columns else pl.lit(True)
+        )
+        if overall is not None and deals.select(needs_rate.any()).item():
+            warnings.append(
+                f"Weighted pipeline weighs open deals without a probability by the overall win rate "
+                f"({overall:.1%}) at every stage: {unknown:.0%} of lost deals do not say how far they got (their "
+                "stage is a closed one and no stage history was loaded), so a win rate per stage cannot be measured. "
+                "Add a probability column or the stage history (e.g. Salesforce's Opportunity History) for one."
+            )
+    else:
+        rates = {
+            stage: closed.filter(pl.col("reached") >= i).select((pl.col("status") == "won").mean()).item()
+            for stage, i in index.items()
+        }
     stage_rate = pl.col("stage").cast(pl.String).replace_strict(rates, default=None, return_dtype=pl.Float64)
     prob = pl.coalesce(pl.col("probability"), stage_rate) if "probability" in deals.columns else stage_rate
     deals = deals.with_columns(win_probability=prob)
@@ -651,6 +673,10 @@ def _period_bounds(frame: pl.DataFrame, settings: Settings, notes: list[pl.DataF
     ).filter(pl.col("period_start").is_not_null())
 
 
+LOST_DATE_SLACK = timedelta(days=31)
+"""How far past the latest created, won or activity date a lost deal's close date still counts for the as-of date."""
+
+
 def _latest_date(tables: Mapping[str, pl.DataFrame]) -> tuple[date, str]:
     """The latest date in the data and what it is (the as-of date when none is given)."""
     candidates: list[tuple[date, str]] = []
@@ -672,14 +698,33 @@ def _latest_date(tables: Mapping[str, pl.DataFrame]) -> tuple[date, str]:
 
     add("deals", "created_date", "the latest created date of a deal")
     deals = tables.get("deals")
-    if deals is not None and "status" in deals.columns:
-        add("deals", "close_date", "the latest close date of a won or lost deal", pl.col("status") != "open")
+    has_close = deals is not None and {"status", "close_date"} <= set(deals.columns)
+    if has_close:
+        add("deals", "close_date", "the latest close date of a won deal", pl.col("status") == "won")
     add("activities", "activity_date", "the latest activity")
     add("leads", "created_at", "the latest lead")
+    stale = 0
+    if has_close and deals is not None:
+        # a lost deal's close date is often the date once planned, never updated (a deal lost in spring still says
+        # December): lost dates count up to a month past the latest other date, and alone when there is none
+        lost = deals.filter(pl.col("status") == "lost").get_column("close_date").cast(pl.Date).drop_nulls()
+        limit = min(max(c[0] for c in candidates) + LOST_DATE_SLACK, today) if candidates else today
+        stale = int(((lost > limit) & (lost <= today)).sum())
+        later += int((lost > today).sum())
+        value = lost.filter(lost <= limit).max()
+        if value is not None:
+            candidates.append((to_date(value), "the latest close date of a lost deal"))  # type: ignore[arg-type]
     if not candidates:
         return date.today(), "today's date: no date in the data could be read"
     latest = max(candidates, key=lambda c: c[0])
-    ignored = f" ({later:,} later date(s), after today, ignored)" if later else ""
+    ignored = "".join(
+        [
+            f" ({stale:,} lost deal(s) dated over a month later, planned dates never updated, ignored)"
+            if stale
+            else "",
+            f" ({later:,} later date(s), after today, ignored)" if later else "",
+        ]
+    )
     return latest[0], f"{latest[1]} in the data{ignored}"
 
 

@@ -194,3 +194,51 @@ def test_segment_split_not_possible_is_explained(small: K.Dataset) -> None:
     assert reasons == {
         "activities": "Sales activities cannot be split by deal_type: the activities table has no deal_type column."
     }
+
+
+ORDER = K.Settings(stage_order=("Prospecting", "Proposal", "Negotiation"))
+
+
+def _opportunities(lost_stage: str) -> dict[str, pl.DataFrame]:
+    """Three won and three lost deals (two of them lost at ``lost_stage``), open deals in Negotiation (100 and 300)
+    and Prospecting (50); a status column, no probability column, no stage history."""
+    rows = [
+        ("w1", "Closed Won", "won", 10.0),
+        ("w2", "Closed Won", "won", 10.0),
+        ("w3", "Closed Won", "won", 10.0),
+        ("l1", lost_stage, "lost", 10.0),
+        ("l2", lost_stage, "lost", 10.0),
+        ("l3", "Closed Lost", "lost", 10.0),
+        ("o1", "Negotiation", "open", 100.0),
+        ("o2", "Negotiation", "open", 300.0),
+        ("o3", "Prospecting", "open", 50.0),
+    ]
+    deals = pl.DataFrame(rows, schema=["deal_id", "stage", "status", "amount"], orient="row").with_columns(
+        close_date=pl.lit(date(2026, 3, 10)), created_date=pl.lit(date(2026, 1, 5))
+    )
+    return {"deals": deals}
+
+
+def test_weighted_pipeline_when_lost_deals_do_not_say_how_far_they_got() -> None:
+    """Lost deals whose stage is 'Closed Lost' and no stage history: how far they got is unknown, so a win rate per
+    stage cannot be measured (Negotiation would read 3 of 3, 100%). Open deals take the overall win rate, 3 of 6,
+    and the dataset says so: 0.5 x 450."""
+    unknown = K.Dataset.prepare(_opportunities("Closed Lost"), as_of=date(2026, 3, 31), settings=ORDER)
+    value = K.evaluate(unknown, ["weighted_pipeline"], grain="all", periods=["all"], compare=False)["value"][0]
+    assert value == pytest.approx(0.5 * 450)
+    assert [w for w in unknown.warnings if w.startswith("Weighted pipeline")] == [
+        "Weighted pipeline weighs open deals without a probability by the overall win rate (50.0%) at every stage: "
+        "100% of lost deals do not say how far they got (their stage is a closed one and no stage history was "
+        "loaded), so a win rate per stage cannot be measured. Add a probability column or the stage history (e.g. "
+        "Salesforce's Opportunity History) for one."
+    ]
+
+
+def test_weighted_pipeline_per_stage_when_lost_deals_keep_their_last_stage() -> None:
+    """Two of three lost deals stayed at their last open stage (as Pipedrive writes them): the win rate of deals that
+    reached Negotiation is measured, 3 won of 3 won + 2 lost there, and Prospecting's is 3 of 6:
+    0.6 x 400 + 0.5 x 50."""
+    known = K.Dataset.prepare(_opportunities("Negotiation"), as_of=date(2026, 3, 31), settings=ORDER)
+    value = K.evaluate(known, ["weighted_pipeline"], grain="all", periods=["all"], compare=False)["value"][0]
+    assert value == pytest.approx(0.6 * 400 + 0.5 * 50)
+    assert not [w for w in known.warnings if w.startswith("Weighted pipeline")]

@@ -298,10 +298,35 @@ def test_the_as_of_date_says_where_it_came_from(capsys: pytest.CaptureFixture[st
     doc = json.loads(capsys.readouterr().out)
     assert (doc["as_of"], doc["as_of_source"]) == (
         "2026-03-03",
-        "the latest close date of a won or lost deal in the data",
+        "the latest close date of a won deal in the data",
     )
     assert main(["compute", str(dated), "--format", "json", "--kpi", "won_revenue", "--as-of", "2026-03-31"]) == 0
     assert json.loads(capsys.readouterr().out)["as_of_source"] == "given"
+
+
+def test_a_lost_deals_planned_close_date_does_not_move_the_as_of_date() -> None:
+    """A deal marked lost in July that still says December (its planned date, never updated) is not evidence of the
+    export date; a loss a few days after the last win is. Lost dates count up to a month past the latest created,
+    won or activity date, and alone when there is nothing else."""
+    import kpi_core as K
+
+    def as_of(rows: str) -> tuple[date, str]:
+        dataset = K.Dataset.prepare(K.combine([K.read_file(rows.encode(), "opps.csv")]))
+        return dataset.as_of, dataset.as_of_source
+
+    header = "Opportunity Name,Stage,Amount,Created Date,Close Date\n"
+    won = "A,Closed Won,10,1/5/2018,7/19/2018\nC,Prospecting,7,7/23/2018,3/1/2019\n"
+    assert as_of(header + won + "B,Closed Lost,5,2/1/2018,12/28/2018\n") == (
+        date(2018, 7, 23),
+        "the latest created date of a deal in the data (1 lost deal(s) dated over a month later, planned dates "
+        "never updated, ignored)",
+    )
+    assert as_of(header + won + "B,Closed Lost,5,2/1/2018,8/2/2018\n") == (
+        date(2018, 8, 2),
+        "the latest close date of a lost deal in the data",
+    )
+    only_lost = "Opportunity Name,Stage,Amount,Close Date\nB,Closed Lost,5,12/28/2018\nC,Prospecting,7,3/1/2019\n"
+    assert as_of(only_lost) == (date(2018, 12, 28), "the latest close date of a lost deal in the data")
 
 
 # --------------------------------------------------------------------------------- headers real exports use
