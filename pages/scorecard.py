@@ -52,7 +52,7 @@ if view.period.contains(dataset.as_of):
 
 # open-pipeline KPIs and forecast accuracy need history: the kept snapshots of this data, when there are any
 store = state.history_store()
-kept = state.kept_before(store, dataset.as_of) if store is not None else ()
+kept = state.kept_before(store, dataset) if store is not None else ()
 trend_of = state.as_of_trend(dataset, view, chosen)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -147,3 +148,31 @@ def test_a_kept_week_read_as_its_pipeline_gives_the_same_trends_and_forecasts(tm
     )
     for column in ("forecast", "forecast_commit", "actual", "accuracy", "accuracy_commit"):
         assert by_view[column].to_list() == pytest.approx(by_full[column].to_list(), rel=1e-12, nan_ok=True)
+
+
+def test_another_companys_kept_weeks_never_stand_for_the_data_on_screen(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The team kept two weeks of one company; someone uploads another company's export. Its scorecard shows no
+    trend, comparison or forecast accuracy from the first company's history (they share no deal), and says that no
+    history of this data is kept."""
+    import os
+
+    from kpi_core.snapshots import SnapshotStore
+    from sample_data.generator import generate
+    from tests import fixtures as F
+
+    other = generate(300, seed=9)["deals"].with_columns(pl.lit("X-").add(pl.col("deal_id")).alias("deal_id"))
+    team = SnapshotStore(Path(os.environ["KPI_WORKBENCH_HOME"]))
+    for day in (date(2026, 2, 27), date(2026, 3, 6)):
+        team.save({"deals": other.filter(pl.col("created_date").dt.date() <= day)}, as_of=day)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["grain"] = "week"
+    at.run()
+    at.switch_page("pages/data.py").run()
+    at.file_uploader(key="uploader").set_value([("report.csv", F.salesforce_report_csv(), "text/csv")]).run()
+    at.switch_page("pages/scorecard.py").run()
+    assert not at.exception
+    assert at.session_state["source"] == "upload"
+    tiles = {m.label: m for m in at.metric}
+    assert not [label for label in tiles if label.startswith("Forecast accuracy")]
+    assert tiles["Weighted pipeline"].delta in (None, "")
+    assert any("Keep each week's export (Data page) to see its trend here." in c.value for c in at.caption)

@@ -462,9 +462,29 @@ def history_store() -> SnapshotStore | None:
     return None
 
 
-def kept_before(store: SnapshotStore, as_of: date) -> tuple[tuple[date, str], ...]:
-    """(as-of date, id) of the snapshots taken up to ``as_of`` (the history the data on screen can lean on)."""
-    return tuple((s.as_of, s.id) for s in store.list() if s.as_of <= as_of)
+def kept_before(store: SnapshotStore, dataset: K.Dataset) -> tuple[tuple[date, str], ...]:
+    """(as-of date, id) of the snapshots taken up to the as-of date of the data on screen that are exports of its
+    pipeline (they share its deals): the history it can lean on. Another company's kept weeks never stand for it."""
+    key, folder = dataset_key(), str(store.home)
+    return tuple(
+        (s.as_of, s.id) for s in store.list() if s.as_of <= dataset.as_of and of_this_pipeline(key, folder, s.id)
+    )
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def of_this_pipeline(key: Key, folder: str, snapshot_id: str) -> bool:
+    """Whether a kept snapshot is an export of the pipeline of the data ``key`` (see ``kpi_core.changes``)."""
+    from kpi_core.changes import same_pipeline
+
+    dataset = dataset_for(*key)
+    if not dataset.has("deals") or "deal_id" not in dataset.table("deals").columns:
+        return False
+    kept = workspace.pipeline(folder, snapshot_id)
+    return (
+        kept.has("deals")
+        and "deal_id" in kept.table("deals").columns
+        and same_pipeline(kept.table("deals"), dataset.table("deals"))
+    )
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -544,7 +564,7 @@ def as_of_trend(dataset: K.Dataset, view: View, kpis: list[str]) -> dict[str, tu
 
     wanted = tuple(k for k in kpis if k in POINT_IN_TIME)
     store = history_store()
-    kept = kept_before(store, dataset.as_of) if store is not None else ()
+    kept = kept_before(store, dataset) if store is not None else ()
     if not wanted or not kept or view.grain == "all" or store is None:
         return {}
     fy = dataset.settings.fiscal_year_start
@@ -670,5 +690,5 @@ def coaching_history(dataset: K.Dataset) -> tuple[str, tuple[tuple[date, str], .
     store = history_store()
     if store is None:
         return None
-    kept = kept_before(store, dataset.as_of)
+    kept = kept_before(store, dataset)
     return (str(store.home), tuple(sorted(kept))) if len(kept) > 1 else None
