@@ -125,7 +125,7 @@ def _scope_frame(dataset: Dataset, scope: str) -> pl.LazyFrame:
 
 
 def _unavailable_reason(
-    dataset: Dataset, kpi: KPI, by: Sequence[str], filters: Filters, *, compare: bool
+    dataset: Dataset, kpi: KPI, by: Sequence[str], filters: Filters, *, compare: bool, dated: bool = True
 ) -> str | None:
     if kpi.scope == "snapshots":
         return (
@@ -152,6 +152,15 @@ def _unavailable_reason(
     if missing:
         wanted = sorted({raw for c in missing for raw in _raw(c)})
         return f"{kpi.label} needs {', '.join(wanted)} in the {spec.table} table ({spec.needs})."
+    # an open deal falls in a period by its expected close date (all time takes every open deal, dated or not)
+    reads_dates = dated or "close_date" in {raw for c in kpi.inputs() for raw in _raw(c)}
+    if kpi.scope == "open" and reads_dates and {"status", "close_date"} <= set(frame.columns):
+        undated = _open_undated(frame)
+        if undated and undated[0] == undated[1]:
+            return (
+                f"{kpi.label} needs the expected close date of open deals (it places each in a period): none of the "
+                f"{undated[1]:,} open deals has one. Export the close date column with them."
+            )
     for dim in [*by, *filters]:
         if dim not in frame.columns:
             verb = "split" if dim in by else "filtered"
@@ -175,6 +184,22 @@ def _all_null(frame: pl.DataFrame, column: str) -> bool:
 _EMPTY_COLUMNS: dict[int, dict[str, bool]] = {}
 
 
+def _open_undated(frame: pl.DataFrame) -> tuple[int, int] | None:
+    """(open deals without a close date, open deals) of a deals table, remembered per frame; None without any open."""
+    key = (id(frame), "__open_undated")
+    if key not in _OPEN_UNDATED:
+        counts = frame.select(
+            (pl.col("status") == "open").sum().alias("open"),
+            ((pl.col("status") == "open") & pl.col("close_date").is_null()).sum().alias("undated"),
+        ).row(0)
+        _OPEN_UNDATED[key] = (int(counts[1]), int(counts[0])) if counts[0] else None
+        weakref.finalize(frame, _OPEN_UNDATED.pop, key, None)
+    return _OPEN_UNDATED[key]
+
+
+_OPEN_UNDATED: dict[tuple[int, str], tuple[int, int] | None] = {}
+
+
 def _raw(column: str) -> tuple[str, ...]:
     from kpi_core.prepare import DERIVED_FROM
 
@@ -188,8 +213,10 @@ def availability(
     by: Sequence[str] = (),
     filters: Filters | None = None,
     compare: bool = True,
+    dated: bool = True,
 ) -> dict[str, str]:
-    """KPI id -> why it cannot be computed on this dataset (KPIs that can are absent)."""
+    """KPI id -> why it cannot be computed on this dataset (KPIs that can are absent); ``dated``: for periods
+    (not all time), where open deals need their expected close date."""
     filters = filters or {}
     ids = list(kpis) if kpis else [k.id for k in REGISTRY]
     reasons: dict[str, str] = {}
@@ -198,7 +225,7 @@ def availability(
         if kpi_id in reasons:
             return reasons[kpi_id]
         kpi = get(kpi_id)
-        reason = _unavailable_reason(dataset, kpi, by, filters, compare=compare)
+        reason = _unavailable_reason(dataset, kpi, by, filters, compare=compare, dated=dated)
         if reason is None:
             for dep in dependencies(kpi):
                 dep_reason = check(dep)
@@ -509,7 +536,7 @@ def report(
         if dim not in known_dims:
             raise ValueError(f"unknown dimension {dim!r}; this data has: {', '.join(known_dims) or 'none'}")
     requested = [get(k).id for k in (kpis or [k.id for k in REGISTRY])]
-    unavailable = availability(dataset, requested, by=by, filters=filters, compare=compare)
+    unavailable = availability(dataset, requested, by=by, filters=filters, compare=compare, dated=grain != "all")
     wanted = [k for k in requested if k not in unavailable]
     needed: list[str] = []
     for kpi_id in wanted:

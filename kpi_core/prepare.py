@@ -497,6 +497,15 @@ def _prepare_deals(
         deals = deals.with_columns(stalled=pl.any_horizontal(stalled_parts))
     if "close_date" in deals.columns:
         deals = deals.with_columns(overdue=(pl.col("status") == "open") & (pl.col("close_date") < as_of))
+        open_deals, undated = deals.select(
+            (pl.col("status") == "open").sum().alias("open"),
+            ((pl.col("status") == "open") & pl.col("close_date").is_null()).sum().alias("undated"),
+        ).row(0)
+        if undated and undated < open_deals:
+            warnings.append(
+                f"{undated:,} of {open_deals:,} open deals have no expected close date: open pipeline, weighted "
+                "pipeline, coverage, past-due and stalled deals leave them out (they fall in no period)."
+            )
     if history is None or not history.height:
         warnings.append(
             "Stage conversion is inferred from each deal's furthest stage (no stage history was loaded); "

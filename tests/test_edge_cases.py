@@ -242,3 +242,38 @@ def test_weighted_pipeline_per_stage_when_lost_deals_keep_their_last_stage() -> 
     value = K.evaluate(known, ["weighted_pipeline"], grain="all", periods=["all"], compare=False)["value"][0]
     assert value == pytest.approx(0.6 * 400 + 0.5 * 50)
     assert not [w for w in known.warnings if w.startswith("Weighted pipeline")]
+
+
+def test_open_deals_without_a_close_date() -> None:
+    """Open deals fall in a period by their expected close date. When none has one, the pipeline KPIs of a period
+    say so instead of showing 0; all time still adds every open deal; past-due deals need the date whatever the
+    period. When some lack it, the dataset says how many are left out."""
+    deals = pl.DataFrame(
+        {
+            "deal_id": ["w", "o1", "o2"],
+            "stage": ["Closed Won", "Proposal", "Proposal"],
+            "amount": [10.0, 100.0, 300.0],
+            "close_date": [date(2026, 3, 10), None, None],
+        }
+    )
+    undated = K.Dataset.prepare({"deals": deals}, as_of=date(2026, 3, 31))
+    quarter = K.report(undated, ["open_pipeline", "overdue_deals"], grain="quarter", periods=["2026-Q1"])
+    assert quarter.unavailable == {
+        kpi: f"{label} needs the expected close date of open deals (it places each in a period): none of the 2 open "
+        "deals has one. Export the close date column with them."
+        for kpi, label in (("open_pipeline", "Open pipeline"), ("overdue_deals", "Past-due open deals"))
+    }
+    every = K.report(undated, ["open_pipeline", "overdue_deals"], grain="all", periods=["all"], compare=False)
+    assert every.frame.select("kpi", "value").rows() == [("open_pipeline", 400.0)]
+    assert list(every.unavailable) == ["overdue_deals"]
+
+    partly = K.Dataset.prepare(
+        {"deals": deals.with_columns(close_date=pl.Series([date(2026, 3, 10), date(2026, 3, 20), None]))},
+        as_of=date(2026, 3, 31),
+    )
+    value = K.evaluate(partly, ["open_pipeline"], grain="quarter", periods=["2026-Q1"], compare=False)["value"]
+    assert value.to_list() == [100.0]
+    assert [w for w in partly.warnings if "expected close date" in w] == [
+        "1 of 2 open deals have no expected close date: open pipeline, weighted pipeline, coverage, past-due and "
+        "stalled deals leave them out (they fall in no period)."
+    ]
