@@ -474,6 +474,7 @@ def snapshots_command(args: argparse.Namespace) -> int:
         sources: list[tuple[str, str]] = []
         mapping: dict[str, dict[str, str]] = {}
         hint = None
+        found: list[pl.DataFrame] = []  # what the import found in the files, kept with the snapshot
         if args.sample:
             from sample_data import load_sample
 
@@ -489,10 +490,18 @@ def snapshots_command(args: argparse.Namespace) -> int:
                 i.name: {m.original: m.canonical for t in i.tables for m in t.mapping if m.canonical} for i in imports
             }
             hint = next((i.as_of_hint for i in imports if i.as_of_hint), None)
+            found = [i.quality for i in imports if i.quality.height]
         if not raw:
             raise DataError("nothing to save: give export files or --sample")
         as_of = args.as_of or export_date(hint) or Dataset.prepare(dict(raw)).as_of
-        snapshot = store.save(raw, as_of=as_of, name=args.name, sources=sources, mapping=mapping)
+        snapshot = store.save(
+            raw,
+            as_of=as_of,
+            name=args.name,
+            sources=sources,
+            mapping=mapping,
+            quality=pl.concat(found, how="diagonal_relaxed") if found else None,
+        )
         print(f"saved {snapshot.id}  {snapshot.as_of}  {snapshot.name}")
         return 0
     if args.action == "rename":

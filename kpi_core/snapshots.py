@@ -216,8 +216,10 @@ class SnapshotStore:
         name: str | None = None,
         sources: Sequence[tuple[str, str]] = (),
         mapping: Mapping[str, object] | None = None,
+        quality: pl.DataFrame | None = None,
     ) -> Snapshot:
-        """Store tables as a snapshot; the same content returns the snapshot already stored."""
+        """Store tables as a snapshot; the same content returns the snapshot already stored. ``quality``: what the
+        import found in the files (kept beside the tables, so the weekly review reports it)."""
         sid = content_id(tables)
         existing = [s for s in self.list() if s.id == sid]
         if existing:
@@ -241,6 +243,8 @@ class SnapshotStore:
             json.dumps(mapping or {}, sort_keys=True),
             tuple(sorted(tables)),
         )
+        if quality is not None and quality.height:
+            quality.write_parquet(temp / "quality.parquet")
         record = {**asdict(snapshot), "as_of": as_of.isoformat()}
         (temp / "manifest.json").write_text(
             json.dumps({"pid": os.getpid(), "tables": list(snapshot.tables), "snapshot": record}, default=str)
@@ -275,6 +279,14 @@ class SnapshotStore:
         snapshot = self.get(ref)
         folder = self.folder / snapshot.id
         return snapshot, {t: pl.read_parquet(folder / f"{t}.parquet") for t in snapshot.tables}
+
+    def quality(self, ref: str) -> pl.DataFrame | None:
+        """What the import found in a snapshot's files (None when it found nothing, or was not recorded)."""
+        path = self.folder / self.get(ref).id / "quality.parquet"
+        try:
+            return pl.read_parquet(path) if path.exists() else None
+        except (OSError, pl.exceptions.PolarsError):
+            return None
 
     def scan(self, ref: str) -> tuple[Snapshot, dict[str, pl.LazyFrame]]:
         """A snapshot's tables as lazy scans: only what is read of them is loaded (see ``Dataset.prepare``)."""

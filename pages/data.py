@@ -301,6 +301,7 @@ if state.source() == "upload" and uploads:
                 name=name.strip() or None,
                 sources=[(u.name, u.digest) for u in uploads],
                 mapping={u.name: dict(u.overrides) for u in uploads},
+                quality=state.import_quality(),
             )
             already = saved.name != (name.strip() or saved.name)
             with st.spinner("Preparing the week's pipeline for the scorecard's trends…"):

@@ -705,3 +705,32 @@ def test_earlier_weeks_read_as_their_pipeline_give_the_same_review(
             assert (table_before is None) == (table_after is None)
             if table_before is not None and table_after is not None:
                 assert table_after.frame.equals(table_before.frame), before.title
+
+
+def test_the_review_reports_what_the_import_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A week kept from a file with rows missing their amount: the review's note and warnings (the slides' footer
+    and speaker notes) say so, as the Data page did, instead of 'no data-quality warnings'. The snapshot keeps the
+    import's findings, whether kept from the command or the app."""
+    from kpi_core.cli import main as cli
+
+    rows = ["Opportunity Name,Stage,Amount,Created Date,Close Date"]
+    rows += [
+        f"Deal {i},{'Closed Won' if i % 3 else 'Prospecting'},{'' if i < 4 else 100 + i},1/15/2026,3/{i + 13}/2026"
+        for i in range(12)
+    ]
+    export = tmp_path / "report.csv"
+    export.write_text("\n".join(rows) + "\n")
+    home = tmp_path / "home"
+    monkeypatch.setenv("KPI_WORKBENCH_HOME", str(home))
+    assert cli(["snapshots", "save", str(export), "--as-of", "2026-03-20"]) == 0
+    store = SnapshotStore(home)
+    kept = store.list()
+    found = store.quality(kept[0].id)
+    assert found is not None
+    missing = found.filter(pl.col("rule") == "missing amount").row(0, named=True)
+    assert (missing["severity"], missing["rows"]) == ("warning", 4)
+    data, _ = review.load_review(store, [kept[0].id], 0)
+    assert data.quality_note == "Data as of 20 Mar 2026 (2026-03-20 snapshot); data quality: 4 row(s) flagged"
+    assert [w for w in data.warnings if "missing amount" in w] == [
+        f"deals: missing amount: 4 row(s); {missing['effect']}"
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import kpi_core as K
 from kpi_core.snapshots import SnapshotStore
 from tests.conftest import ROOT
 from tests.test_app import _isolated  # noqa: F401  (caches, profiles, workspace folder, pages folder)
@@ -99,6 +100,13 @@ def test_the_weekly_loop_without_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp
         "Kept as 'Week 11 (13 Mar 2026)': the weekly review compares it with the week before."
     ]
     assert [s.name for s in SnapshotStore(home).list()] == ["Week 11 (13 Mar 2026)"]
+    # what the import found in the file is kept with it (the weekly review reports it)
+    found = SnapshotStore(home).quality(SnapshotStore(home).list()[0].id)
+    assert found is not None
+    assert (
+        found.select("rule", "rows").rows()
+        == K.read_file(week(WEEK_1, "3/13/2026"), "report-week11.csv").quality.select("rule", "rows").rows()
+    )
 
     # week 2 replaces week 1 in the uploads (the same report, newer) and is kept too
     upload(again, "report-week12.csv", week(WEEK_2, "3/20/2026"))

@@ -50,11 +50,19 @@ class ReviewData:
     """Every snapshot up to the newest, oldest first (for forecast accuracy and open-pipeline trends)."""
     company: str = ""
     """Whose pipeline it is (the title slide); empty when unknown."""
+    imported_quality: pl.DataFrame | None = None
+    """What the import found in the newest snapshot's files (kept with it)."""
+
+    @property
+    def quality(self) -> pl.DataFrame | None:
+        """Every data-quality finding of the newest snapshot: the import's and the preparation's."""
+        parts = [q for q in (self.imported_quality, self.latest.quality) if q is not None and q.height]
+        return pl.concat(parts, how="diagonal_relaxed") if parts else None
 
     @property
     def warnings(self) -> list[str]:
         """The data-quality findings worth a reader's attention, one line each."""
-        quality = self.latest.quality
+        quality = self.quality
         if quality is None or not quality.height:
             return []
         serious = quality.filter(pl.col("severity") != "info")
@@ -65,7 +73,7 @@ class ReviewData:
 
     @property
     def quality_note(self) -> str:
-        quality = self.latest.quality
+        quality = self.quality
         warnings = (
             int(quality.filter(pl.col("severity") == "warning")["rows"].sum())
             if quality is not None and quality.height
@@ -631,5 +639,6 @@ def load_review(
         names.get(previous or ""),
         history,
         company,
+        store.quality(ordered[position]),
     )
     return data, refused

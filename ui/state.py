@@ -394,6 +394,14 @@ def raw_tables() -> dict[str, pl.DataFrame]:
     return load_sample()
 
 
+def import_quality() -> pl.DataFrame | None:
+    """What the import found in the uploaded files behind the data now shown (kept with a snapshot of them)."""
+    if dataset_key()[0] != "upload":
+        return None
+    found = [result.quality for result in (imported(u) for u in uploads()) if result.quality.height]
+    return pl.concat(found, how="diagonal_relaxed") if found else None
+
+
 # Small results the pages chart, computed once per dataset, period and filters (reruns then cost nothing).
 FilterKey = tuple[tuple[str, tuple[str, ...]], ...]
 RESPONSE_BINS = ([0.0, 1.0, 4.0, 24.0, 72.0], ["< 1 h", "1-4 h", "4-24 h", "1-3 days", "> 3 days"])
