@@ -71,7 +71,9 @@ with st.sidebar:
             "Reporting currency",
             [None, *state.CURRENCIES],
             key="reporting_currency",
-            format_func=lambda c: f"From the data ({dataset.currency})" if c is None else c,
+            # the label names no currency: a widget's labels are kept while its options stay the same, so a label
+            # naming the data's currency would still name the data shown before (the caption above names it)
+            format_func=lambda c: "From the data" if c is None else c,
             help="Money KPIs are in the deals' own currency (or the one the CRM converted them to); choose one to "
             "name it when the files do not, or to convert with an uploaded rate table.",
         )

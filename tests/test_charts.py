@@ -166,3 +166,22 @@ def test_charts_restyle_for_slides_and_presentation(region_frame: pl.DataFrame) 
     assert spec["config"]["axis"] == {"grid": False, "labelFontSize": 16, "titleFontSize": 16}  # type: ignore[index]
     assert spec["config"]["legend"]["orient"] == "bottom"  # type: ignore[index]
     assert spec["encoding"]["y"]["scale"]["zero"] is False  # type: ignore[index]
+
+
+def test_count_axes_tick_whole_numbers() -> None:
+    """A funnel of three deals, or a count by segment, ticks 0, 1, 2, 3 (ticks of 0.5 printed as '0, 1, 1, 2' read as
+    repeated numbers); money and rate axes keep their own steps."""
+    funnel = pl.DataFrame(
+        {
+            "stage": ["Prospecting", "Proposal"],
+            "reached": [3, 1],
+            "next_rate": [1 / 3, None],
+            "cumulative_rate": [1.0, 1 / 3],
+        }
+    )
+    assert _spec(charts.funnel(funnel))["layer"][0]["encoding"]["x"]["axis"]["tickMinStep"] == 1  # type: ignore[index]
+    counts = pl.DataFrame({"region": ["EMEA", "APAC"], "value": [2.0, 3.0]})
+    bars = _spec(charts.bars_by(counts, category="region", unit="count", title="Deals"))
+    assert bars["encoding"]["y"]["axis"]["tickMinStep"] == 1  # type: ignore[index]
+    money = _spec(charts.bars_by(counts, category="region", unit="currency", title="Revenue"))
+    assert "tickMinStep" not in money["encoding"]["y"]["axis"]  # type: ignore[index]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import altair as alt
 import polars as pl
+from altair.utils.schemapi import UndefinedType
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 GOOD, WARN, BAD = "#009E73", "#E69F00", "#D55E00"
@@ -32,6 +33,11 @@ TOOLTIP_FORMATS = {
 
 def _fmt(unit: str, *, axis: bool = False) -> str:
     return (AXIS_FORMATS if axis else TOOLTIP_FORMATS).get(unit, ",.2f")
+
+
+def _min_step(unit: str) -> float | UndefinedType:
+    """Counts are whole: an axis of small counts ticks 0, 1, 2, never 0, 0, 0, 1, 1 (ticks of 0.2 read as 0)."""
+    return 1 if unit == "count" else alt.Undefined
 
 
 def _locale(currency: str) -> dict[str, object]:
@@ -99,7 +105,7 @@ def ranked_bars(
         alt.Chart(data, title=title)
         .mark_bar(color=PALETTE[0])
         .encode(
-            x=alt.X("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True))),
+            x=alt.X("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True), tickMinStep=_min_step(unit))),
             # on a slide's fixed height, many segments thin their labels out instead of printing over each other
             y=alt.Y(f"{segment}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap="greedy")),
             tooltip=[alt.Tooltip(f"{segment}:N"), alt.Tooltip("value:Q", format=_fmt(unit), title=title)],
@@ -122,7 +128,10 @@ def trend_lines(
     encoding: dict[str, object] = {
         "x": alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
         "y": alt.Y(
-            "value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True)), scale=alt.Scale(zero=zero, nice=True)
+            "value:Q",
+            title=None,
+            axis=alt.Axis(format=_fmt(unit, axis=True), tickMinStep=_min_step(unit)),
+            scale=alt.Scale(zero=zero, nice=True),
         ),
         "tooltip": [alt.Tooltip("period:O")]
         + ([alt.Tooltip(f"{segment}:N")] if segment else [])
@@ -176,7 +185,7 @@ def funnel(frame: pl.DataFrame) -> alt.Chart:
             x=alt.X(
                 "reached:Q",
                 title="Deals that reached the stage",
-                axis=alt.Axis(format=",.0f"),
+                axis=alt.Axis(format=",.0f", tickMinStep=1),
                 # room on the right for the longest bar's label
                 scale=alt.Scale(domain=[0, max(1, int(data["reached"].max() or 0)) * 1.3], nice=False),
             ),
@@ -208,7 +217,7 @@ def bars_by(
         .mark_bar(color=PALETTE[0])
         .encode(
             x=alt.X(f"{category}:N", sort=sort or None, title=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True))),
+            y=alt.Y("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True), tickMinStep=_min_step(unit))),
             tooltip=[alt.Tooltip(f"{category}:N"), alt.Tooltip("value:Q", format=_fmt(unit), title=title)],
         )
         .properties(height=240)
@@ -361,7 +370,11 @@ def small_multiples(
         .mark_area(line={"color": PALETTE[0]}, color=PALETTE[4], opacity=0.5)
         .encode(
             x=alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40, labelFontSize=10)),
-            y=alt.Y("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True), tickCount=3)),
+            y=alt.Y(
+                "value:Q",
+                title=None,
+                axis=alt.Axis(format=_fmt(unit, axis=True), tickCount=3, tickMinStep=_min_step(unit)),
+            ),
             tooltip=[
                 alt.Tooltip(f"{segment}:N"),
                 alt.Tooltip("period:O"),
