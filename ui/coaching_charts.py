@@ -15,7 +15,7 @@ def _themed(chart: alt.LayerChart) -> alt.Chart:
     return (
         chart.configure_axis(labelFontSize=12, titleFontSize=12, grid=False)
         .configure_view(strokeWidth=0)
-        .configure_legend(labelFontSize=12, titleFontSize=12, orient="top", title=None)
+        .configure_legend(labelFontSize=12, titleFontSize=12, orient="top", title=None, labelLimit=0)
         .configure_title(fontSize=14, anchor="start")
     )  # type: ignore[return-value]
 
@@ -162,4 +162,6 @@ def gaps(frame: pl.DataFrame, *, title: str) -> alt.Chart:
         tooltip=tooltip,
     )
     zero = base.mark_rule(color="#444", strokeDash=[4, 3]).encode(x=alt.datum(0))
-    return _themed(alt.layer(interval, point, zero).properties(height=max(200, 28 * data.height)))
+    # a step per KPI, not a total height: a page that fits charts to its column counts the title, legend and axis in
+    # a total height, which left a few KPIs a few pixels each
+    return _themed(alt.layer(interval, point, zero).properties(height=alt.Step(28)))
