@@ -30,6 +30,7 @@ kpis = [
     "win_rate",
     "avg_deal_size",
     "sales_cycle_days",
+    "_open_deals",
 ]
 frame, unavailable, warnings = state.report(view, kpis)
 values = {
@@ -116,9 +117,15 @@ velocity_parts = [
     ("avg_deal_size", "Average deal size"),
     ("sales_cycle_days", "Sales cycle"),
 ]
-open_deals = state.rows_behind(state.dataset_key(), "open_pipeline", view.period.label, (), view.filters, 0)
 with cols[0]:
-    st.metric("Open opportunities", f"{open_deals.total:,}", border=True, help="Open deals closing in the period.")
+    # every open deal closing in the period, with an amount or not (the rows behind open pipeline are those with one)
+    opened = values.get("_open_deals")
+    st.metric(
+        "Open opportunities",
+        "—" if opened is None else f"{opened:,.0f}",
+        border=True,
+        help=unavailable.get("_open_deals") or "Open deals closing in the period.",
+    )
 for col, (kpi_id, label) in zip(cols[1:], velocity_parts, strict=True):
     with col:
         st.metric(
