@@ -51,8 +51,14 @@ with st.sidebar:
     st.selectbox("Grain", ["week", "month", "quarter", "year", "all"], index=2, key="grain", bind="query-params")
     grain = st.session_state.get("grain") or "quarter"
     periods = state.period_options(dataset, grain)
-    if st.session_state.get("period") not in periods:
+    # the period holding the as-of date follows the data: a manager on this quarter who loads next week's export,
+    # now in the next quarter, sees the next quarter (a period chosen further back stays chosen)
+    was_current = st.session_state.get("current_period")
+    if st.session_state.get("period") not in periods or (
+        was_current not in (None, periods[0]) and st.session_state.get("period") == was_current
+    ):
         st.session_state["period"] = periods[0]
+    st.session_state["current_period"] = periods[0]
     st.selectbox("Period", periods, key="period", bind="query-params")
     st.selectbox("Compare with", list(state.COMPARE), key="compare", bind="query-params")
     dims = dataset.dimensions()

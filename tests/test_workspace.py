@@ -156,3 +156,23 @@ def test_snapshots_of_different_companies_are_not_compared(tmp_path: Path) -> No
     check_same_pipeline(ours, ours.head(15), "week 1", "week 2")
     with pytest.raises(DataError, match="share 0% of their deals: they look like two different companies"):
         check_same_pipeline(ours, theirs, "week 1", "their week")
+
+
+def test_next_weeks_export_in_the_next_quarter_moves_the_period_along() -> None:
+    """On this quarter, next week's export lands in the next one: the period follows the data. A period chosen
+    further back stays chosen."""
+    at = app()
+    at.query_params["grain"] = "quarter"
+    at.run()
+    upload(at, "report.csv", week(WEEK_1, "3/27/2026"))
+    assert at.selectbox(key="period").value == "2026-Q1"
+    upload(at, "report.csv", week(WEEK_2, "4/3/2026"))
+    assert at.selectbox(key="period").value == "2026-Q2"
+
+    chosen = app()
+    chosen.query_params["grain"] = "quarter"
+    chosen.run()
+    upload(chosen, "report.csv", week(WEEK_1, "3/27/2026"))
+    chosen.selectbox(key="period").set_value("2025-Q4").run()
+    upload(chosen, "report.csv", week(WEEK_2, "4/3/2026"))
+    assert chosen.selectbox(key="period").value == "2025-Q4"
