@@ -217,3 +217,19 @@ def test_custom_stages_are_ordered_by_the_moves_deals_made() -> None:
     deals = pl.DataFrame({"deal_id": [f"d{d}" for d in range(30)], "stage": [stages[d % 4] for d in range(30)]})
     dataset = K.Dataset.prepare({"deals": deals, "stage_history": history})
     assert dataset.stage_order == tuple(stages)
+
+
+def test_the_share_of_shared_deals_of_big_exports_is_measured_on_a_sample() -> None:
+    """Two 1M-deal exports sharing 70% of their deals (one with Salesforce's 18-character ids, the other with their
+    15-character form) and two sharing none: the share, measured on the same sixteenth of the ids on both sides, is
+    within a point of the truth."""
+    from kpi_core.changes import SHARE_SAMPLED_FROM, shared_deals
+
+    n = 1_000_000
+    assert n > SHARE_SAMPLED_FROM
+    first = pl.DataFrame({"deal_id": [f"006{i:012d}AbC" for i in range(n)]})
+    moved_on = pl.DataFrame({"deal_id": [f"006{i:012d}" for i in range(300_000, 300_000 + n)]})
+    other = pl.DataFrame({"deal_id": [f"X-{i}" for i in range(n)]})
+    assert abs(shared_deals(first, moved_on) - 0.7) < 0.01
+    assert shared_deals(first, other) == 0.0
+    assert shared_deals(first, first) == 1.0

@@ -479,7 +479,8 @@ def kept_before(store: SnapshotStore, dataset: K.Dataset) -> tuple[tuple[date, s
     )
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
+# held once per server (a property of the data and the snapshot, kept when small results are cleared)
+@st.cache_resource(max_entries=512, show_spinner=False)
 def of_this_pipeline(key: Key, folder: str, snapshot_id: str) -> bool:
     """Whether a kept snapshot is an export of the pipeline of the data ``key`` (see ``kpi_core.changes``)."""
     from kpi_core.changes import same_pipeline
