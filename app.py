@@ -46,7 +46,12 @@ with st.sidebar:
     where = "the date given" if dataset.as_of_source == "given" else dataset.as_of_source
     st.caption(
         f"{guard.plain(state.describe())}. As of {dataset.as_of:%d %b %Y}: {guard.plain(where)}. "
-        f"Money in {dataset.currency}."
+        f"Money in {dataset.currency}"
+        + (
+            " (assumed: the files do not name a currency; set it under More filters and settings)."
+            if state.currency_assumed(dataset)
+            else "."
+        )
     )
     st.selectbox("Grain", ["week", "month", "quarter", "year", "all"], index=2, key="grain", bind="query-params")
     grain = st.session_state.get("grain") or "quarter"

@@ -301,3 +301,8 @@ def test_open_opportunities_count_deals_without_an_amount() -> None:
     assert at.selectbox(key="period").value == "2026-Q1"
     assert shown(at)["Open opportunities"] == "3"
     assert shown(at)["Open pipeline"] == format_value(500.0, "currency", compact=True)
+    # plain numbers name no currency: the sidebar says the dollars are an assumption, and where to change it
+    assert any(
+        "Money in USD (assumed: the files do not name a currency; set it under More filters and settings)." in c.value
+        for c in at.sidebar.caption
+    )

@@ -296,6 +296,12 @@ def display_currency(dataset: K.Dataset) -> str:
     return dataset.currency
 
 
+def currency_assumed(dataset: K.Dataset) -> bool:
+    """Whether the money's currency was assumed (the files name none and none was chosen)."""
+    quality = dataset.quality
+    return quality is not None and quality.height > 0 and "amounts name no currency" in quality["rule"].to_list()
+
+
 def money_columns(frame: pl.DataFrame, columns: Sequence[str], currency: str, *, decimals: int = 2) -> dict[str, Any]:
     """Screen formats of a table's money columns, in the money's own currency: the dataset's, or the one a
     ``currency`` column of the rows holds; plain numbers (beside that column) when the rows are in several."""
