@@ -185,3 +185,12 @@ def test_count_axes_tick_whole_numbers() -> None:
     assert bars["encoding"]["y"]["axis"]["tickMinStep"] == 1  # type: ignore[index]
     money = _spec(charts.bars_by(counts, category="region", unit="currency", title="Revenue"))
     assert "tickMinStep" not in money["encoding"]["y"]["axis"]  # type: ignore[index]
+
+
+def test_deals_that_moved_no_money_keep_their_step() -> None:
+    """Two deals lost that had no amount yet: the Lost step is drawn at €0 with its two deals, and the subtitle does
+    not say that no deal was lost."""
+    week = {**WEEK, "lost": 0.0}
+    spec = _spec(charts.waterfall(week, counts={**COUNTS, "lost": 2}, currency="EUR"))
+    assert "Lost|2 deals" in spec["layer"][0]["encoding"]["x"]["sort"]  # type: ignore[index]
+    assert spec["title"]["subtitle"][-1] == "No deals pulled in, reopened, removed or decreased"  # type: ignore[index]

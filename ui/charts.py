@@ -470,8 +470,10 @@ def waterfall(waterfall: dict[str, float], *, counts: dict[str, int] | None = No
     """The pipeline waterfall: start, what came in, what went out, end; every bar labelled with its amount, on
     an axis that starts near the week's lowest level so the movements show (the break is marked)."""
     data, floor, top = waterfall_frame(waterfall, counts=counts, currency=currency)
-    empty = data.filter((pl.col("kind") != "total") & (pl.col("amount") == 0))
-    data = data.filter((pl.col("kind") == "total") | (pl.col("amount") != 0))  # an empty step is said, not drawn
+    # a step without deals is said, not drawn; deals that moved no money (no amount yet) keep their bar and count
+    none = (pl.col("kind") != "total") & (pl.col("amount") == 0) & pl.col("deals").fill_null(0).eq(0)
+    empty = data.filter(none)
+    data = data.filter(~none)
     order = data["axis_label"].to_list()
     broken = floor > 0
     subtitle = [
