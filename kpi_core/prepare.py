@@ -244,8 +244,15 @@ def _stage_order(
             return then_the_rest(known)
     if "probability" in deals.columns:
         by_probability = open_deals.group_by(pl.col("stage").cast(pl.String)).agg(pl.col("probability").median())
-        if by_probability.get_column("probability").null_count() <= by_probability.height // 4:
-            ranked = by_probability.sort("probability", "stage", nulls_last=True)
+        medians = by_probability.get_column("probability")
+        # probabilities order the stages when they tell them apart (a CRM's default 25% on every stage does not);
+        # stages of the same probability keep the usual words' order
+        if medians.null_count() <= by_probability.height // 4 and medians.n_unique() >= max(
+            2, (by_probability.height + 1) // 2
+        ):
+            ranked = by_probability.with_columns(
+                hint=pl.col("stage").map_elements(_stage_hint, return_dtype=pl.Float64)
+            ).sort("probability", "hint", "stage", nulls_last=True)
             return then_the_rest(ranked.get_column("stage").to_list())
     if history is not None and history.height:
         moved = _order_from_moves(history, set(open_stages))

@@ -277,3 +277,40 @@ def test_open_deals_without_a_close_date() -> None:
         "1 of 2 open deals have no expected close date: open pipeline, weighted pipeline, coverage, past-due and "
         "stalled deals leave them out (they fall in no period)."
     ]
+
+
+def test_stage_order_from_probabilities_only_when_they_tell_stages_apart() -> None:
+    """A CRM that puts 25% on almost every stage (Pipedrive's default) says nothing about the funnel's order: the
+    usual words order it (Interest before Proposal before Negotiations before Close). Probabilities that differ by
+    stage order it, whatever the names."""
+    stages = ["Close", "Interest", "Parked", "Proposal Draft", "Negotiations", "Needs Defined"]
+
+    def order(probabilities: list[float]) -> tuple[str, ...]:
+        deals = pl.DataFrame(
+            {
+                "deal_id": [str(i) for i in range(len(stages))],
+                "stage": stages,
+                "status": ["open"] * len(stages),
+                "amount": [10.0] * len(stages),
+                "probability": probabilities,
+                "close_date": [date(2026, 3, 20)] * len(stages),
+            }
+        )
+        return K.Dataset.prepare({"deals": deals}, as_of=date(2026, 3, 1)).stage_order
+
+    assert order([0.25, 0.25, 0.25, 0.25, 0.5, 0.25]) == (
+        "Interest",
+        "Needs Defined",
+        "Proposal Draft",
+        "Negotiations",
+        "Close",
+        "Parked",
+    )
+    assert order([0.9, 0.1, 0.05, 0.4, 0.7, 0.2]) == (
+        "Parked",
+        "Interest",
+        "Needs Defined",
+        "Proposal Draft",
+        "Negotiations",
+        "Close",
+    )
