@@ -222,7 +222,17 @@ def revenue_drivers(
         "close_date",
         *[pl.col(d).cast(pl.String) for d in dims],
         _cents=(pl.col("amount").fill_null(0.0) * 100).round(0).cast(pl.Int128),
+        _known=pl.col("amount").is_not_null(),
     ).with_columns(pl.col("status").cast(pl.String))
+    for window, name in ((now, chosen.label), (then, label)):
+        won = closed.filter(
+            pl.col("close_date").is_between(window[0], window[1], closed="left") & (pl.col("status") == "won")
+        )
+        if won.height and not won.get_column("_known").any():
+            raise DataError(
+                f"the {won.height:,} deal(s) won in {name} have no amount, so their revenue is unknown and why "
+                "revenue changed cannot be split: export the amounts"
+            )
 
     after = _totals(closed, now, dims)
     before = _totals(closed, then, dims)

@@ -780,11 +780,15 @@ def _merge(
         spine = wf.select("_key")
     wide = spine.join(wf.drop("_pstart", "_pend", "_base", "_point"), on="_key", how="left")
     for sid, frame in zip(per_scope, frames, strict=True):
-        frame = frame.with_columns([pl.col(d).cast(pl.String) for d in by])
+        frame = frame.with_columns([pl.col(d).cast(pl.String) for d in by], __rows=pl.lit(True))
         wide = wide.join(frame, on=keys, how="left")
-        fills = [pl.col(k.id).fill_null(0) for k in members_of[sid] if k.additive]
-        if fills:
-            wide = wide.with_columns(fills)
+        # a window or segment without rows adds up to 0; a value the rows left unknown stays unknown
+        fills = [
+            pl.when(pl.col("__rows").is_null()).then(pl.col(k.id).fill_null(0)).otherwise(pl.col(k.id)).alias(k.id)
+            for k in members_of[sid]
+            if k.additive
+        ]
+        wide = wide.with_columns(fills).drop("__rows")
     return wide
 
 

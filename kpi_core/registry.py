@@ -169,7 +169,8 @@ class KPI:
 
 
 AMOUNT = pl.col("amount")
-won_amount = AMOUNT.filter(WON).sum()
+# won deals whose amounts are all missing have an unknown revenue, not a revenue of 0 (no won deal: 0)
+won_amount = pl.when(WON.any() & (AMOUNT.filter(WON).count() == 0)).then(None).otherwise(AMOUNT.filter(WON).sum())
 won_count = WON.sum()
 
 REGISTRY: tuple[KPI, ...] = (

@@ -314,3 +314,30 @@ def test_stage_order_from_probabilities_only_when_they_tell_stages_apart() -> No
         "Negotiations",
         "Close",
     )
+
+
+def test_won_deals_without_amounts_have_an_unknown_revenue() -> None:
+    """January's two won deals have no amount: January's revenue and deal size are unknown (not 0, which would
+    make February's deal size look +100 against it), deals won still count them, and why revenue changed says it
+    cannot be split. February, with an amount, is measured; a month without won deals is 0."""
+    deals = pl.DataFrame(
+        {
+            "deal_id": ["a", "b", "c", "d"],
+            "stage": ["Closed Won", "Closed Won", "Closed Won", "Closed Lost"],
+            "amount": [None, None, 100.0, 50.0],
+            "close_date": [date(2026, 1, 10), date(2026, 1, 20), date(2026, 2, 5), date(2026, 2, 6)],
+        }
+    )
+    ds = K.Dataset.prepare({"deals": deals}, as_of=date(2026, 3, 31))
+    frame = K.evaluate(ds, ["won_revenue", "avg_deal_size", "deals_won"], grain="month", periods=["2026-02"])
+    assert frame.select("kpi", "value", "previous", "delta").rows() == [
+        ("won_revenue", 100.0, None, None),
+        ("deals_won", 1.0, 2.0, -1.0),
+        ("avg_deal_size", 100.0, None, None),
+    ]
+    march = K.evaluate(ds, ["won_revenue"], grain="month", periods=["2026-03"], compare=False)
+    assert march["value"].to_list() == [0.0]
+    january = K.evaluate(ds, ["won_revenue"], grain="month", periods=["2026-01"], compare=False)
+    assert january["value"].to_list() == [None]
+    with pytest.raises(K.DataError, match=r"the 2 deal\(s\) won in 2026-01 have no amount"):
+        K.revenue_drivers(ds, "2026-02")
