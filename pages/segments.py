@@ -69,7 +69,7 @@ for kpi_id in kpis:
         if selected:
             picked[kpi_id] = str(selected[0].get(dim))
     with right:
-        leaders = current.sort("value", descending=True, nulls_last=True)[dim].cast(pl.String).head(8).to_list()
+        leaders = charts.top_segments(frame, segment=dim, period=view.period.label)
         trend = frame.filter(pl.col(dim).cast(pl.String).is_in(leaders))
         if view.grain != "all":
             st.altair_chart(

@@ -194,3 +194,18 @@ def test_deals_that_moved_no_money_keep_their_step() -> None:
     spec = _spec(charts.waterfall(week, counts={**COUNTS, "lost": 2}, currency="EUR"))
     assert "Lost|2 deals" in spec["layer"][0]["encoding"]["x"]["sort"]  # type: ignore[index]
     assert spec["title"]["subtitle"][-1] == "No deals pulled in, reopened, removed or decreased"  # type: ignore[index]
+
+
+def test_the_trend_shows_the_top_segments_even_in_a_quiet_period() -> None:
+    """This quarter everyone is at 0: the trend's segments are those with the most over the periods shown (the
+    largest first), not the first names in the alphabet."""
+    frame = pl.DataFrame(
+        {
+            "owner": ["Ann", "Bob", "Cy", "Ann", "Bob", "Cy"],
+            "period": ["2018-Q3", "2018-Q3", "2018-Q3", "2018-Q4", "2018-Q4", "2018-Q4"],
+            "value": [10.0, 0.0, 50.0, 0.0, 0.0, 0.0],
+        }
+    )
+    assert charts.top_segments(frame, segment="owner", period="2018-Q4", count=2) == ["Cy", "Ann"]
+    busy = frame.with_columns(pl.when(pl.col("owner") == "Bob").then(5.0).otherwise(pl.col("value")).alias("value"))
+    assert charts.top_segments(busy, segment="owner", period="2018-Q4", count=2) == ["Bob", "Cy"]

@@ -143,6 +143,20 @@ def trend_lines(
     return _themed(chart, currency=currency)
 
 
+def top_segments(frame: pl.DataFrame, *, segment: str, period: str, count: int = 8) -> list[str]:
+    """The segments a trend chart shows: the top ``count`` by their value in ``period``, then over every period shown
+    (a quiet period, where all are 0, ranks no one), then by name."""
+    ranked = (
+        frame.group_by(pl.col(segment).cast(pl.String))
+        .agg(
+            pl.col("value").filter(pl.col("period") == period).sum().alias("now"),
+            pl.col("value").sum().alias("all"),
+        )
+        .sort("now", "all", segment, descending=[True, True, False], nulls_last=True)
+    )
+    return ranked.get_column(segment).drop_nulls().head(count).to_list()
+
+
 def heatmap(frame: pl.DataFrame, *, segment: str, unit: str, title: str, currency: str = "USD") -> alt.Chart:
     """Segment x period cells coloured by value, with the value in the tooltip."""
     data = frame.select(pl.col(segment).cast(pl.String), "period", "value")
