@@ -149,6 +149,11 @@ def _unavailable_reason(
         if spec.anchor:
             columns.append(spec.anchor)
     missing = [c for c in columns if c not in frame.columns or _all_null(frame, c)]
+    if "stalled" in missing and "stage" in frame.columns and not _all_null(frame, "stage"):
+        return (
+            f"{kpi.label} needs to know how long each open deal has sat in its stage or without activity: upload "
+            "the stage history (e.g. Salesforce's Opportunity History) or activities linked to deals."
+        )
     if missing:
         wanted = sorted({raw for c in missing for raw in _raw(c)})
         return f"{kpi.label} needs {', '.join(wanted)} in the {spec.table} table ({spec.needs})."

@@ -341,3 +341,15 @@ def test_won_deals_without_amounts_have_an_unknown_revenue() -> None:
     assert january["value"].to_list() == [None]
     with pytest.raises(K.DataError, match=r"the 2 deal\(s\) won in 2026-01 have no amount"):
         K.revenue_drivers(ds, "2026-02")
+
+
+def test_stalled_deals_say_what_they_need() -> None:
+    """Deals with stages and dates but no stage history or activities: stalled deals say what would measure them."""
+    deals = pl.DataFrame(
+        {"deal_id": ["a", "b"], "stage": ["Proposal", "Closed Won"], "amount": [10.0, 20.0]}
+    ).with_columns(close_date=pl.lit(date(2026, 3, 20)))
+    ds = K.Dataset.prepare({"deals": deals}, as_of=date(2026, 3, 1))
+    assert K.availability(ds, ["stalled_deals"]) == {
+        "stalled_deals": "Stalled deals needs to know how long each open deal has sat in its stage or without "
+        "activity: upload the stage history (e.g. Salesforce's Opportunity History) or activities linked to deals."
+    }
