@@ -90,3 +90,8 @@ def forecast_tile(accuracy: pl.DataFrame, currency: str = "USD") -> None:
         chart_data=[r["accuracy"] or 0.0 for r in rows] if len(rows) > 1 else None,
         chart_type="line",
     )
+    if last["accuracy"] is None:  # nothing won: a forecast cannot be measured against nothing
+        st.caption(
+            f"No revenue was won in {last['period']}, so the forecast made at its start "
+            f"({format_value(last['forecast'], 'currency', currency, compact=True)}) cannot be scored."
+        )
