@@ -11,7 +11,7 @@ import kpi_core as K
 from kpi_core.export import to_csv, to_xlsx
 from kpi_core.formatting import SCREEN_DATE, count_decimals, screen_format
 from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
-from kpi_core.snapshots import SnapshotStore
+from kpi_core.snapshots import Snapshot, SnapshotStore
 from ui import charts, present, review, state, tiles, workspace
 
 state.through_entrypoint()
@@ -45,6 +45,12 @@ def review_data(store: SnapshotStore, ordered: list[str], position: int) -> revi
     if refused:
         st.warning(refused)
     return data
+
+
+def snapshot_label(snapshot: Snapshot) -> str:
+    """A kept week's name, with its date unless the name already says it ("Week 1 (03 Jan 2019)")."""
+    said = (f"{snapshot.as_of:%d %b %Y}", f"{snapshot.as_of:%-d %b %Y}", snapshot.as_of.isoformat())
+    return snapshot.name if any(day in snapshot.name for day in said) else f"{snapshot.name} ({snapshot.as_of})"
 
 
 def company() -> str:
@@ -119,7 +125,7 @@ if not presenting:
         "Snapshot",
         [s.id for s in reversed(snapshots)],
         key=f"review_snapshot_{store.home.name}_{snapshots[-1].id}",  # a new snapshot: back to the newest
-        format_func=lambda i: next(f"{s.name} ({s.as_of})" for s in snapshots if s.id == i),
+        format_func=lambda i: next(snapshot_label(s) for s in snapshots if s.id == i),
     )
     if own:
         top[2].text_input("Company (title slide of the pack)", key="pack_company", placeholder="e.g. Acme Ltd")
