@@ -8,7 +8,7 @@ import streamlit as st
 import kpi_core as K
 from kpi_core import periods as P
 from kpi_core.formatting import format_value, screen_format
-from ui import charts, state
+from ui import charts, state, tables
 
 state.through_entrypoint()
 
@@ -100,6 +100,6 @@ if board.height:
         "closed_deals": st.column_config.NumberColumn("Closed deals", format="%d"),
         "note": "Sample size",
     }
-    st.dataframe(wide, hide_index=True, column_config=config, width="stretch")
+    tables.frame(wide, hide_index=True, column_config=config, width="stretch")
 for kpi_id, reason in board_missing.items():
     st.caption(f"{K.get(kpi_id).label}: {reason}")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from kpi_core import coaching
 from kpi_core.formatting import SCREEN_DATE, format_cell, format_value, money, screen_format
-from ui import coaching_charts, state
+from ui import coaching_charts, state, tables
 
 state.through_entrypoint()
 
@@ -136,7 +136,7 @@ table = pl.DataFrame(
     ]
 )
 if table.height:
-    st.dataframe(table, hide_index=True, width="stretch")
+    tables.frame(table, hide_index=True, width="stretch")
 for reason in found.unavailable.values():
     st.caption(f"Not measured: {reason}")
 
@@ -157,10 +157,10 @@ else:
         "Amount": st.column_config.NumberColumn(format=screen_format("currency", currency)),
         "Close date": st.column_config.DateColumn(format=SCREEN_DATE),
     }
-    st.dataframe(shown.head(12), hide_index=True, width="stretch", column_config=config)
+    tables.frame(shown.head(12), hide_index=True, width="stretch", column_config=config)
     if deals.height > 12:
         with st.expander(f"All {deals.height} flagged deals"):
-            st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
+            tables.frame(shown, hide_index=True, width="stretch", column_config=config)
 if history is None:
     st.caption(
         "Slipped deals (close date pushed more than once) come from kept weekly snapshots: keep each week's export "

@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from kpi_core import periods as P
-from ui import charts, presets, state, tiles
+from ui import charts, presets, state, tables, tiles
 
 state.through_entrypoint()
 
@@ -41,7 +41,7 @@ if dataset.has("subscriptions"):
         table = movements.pivot(on="movement", index="period", values="mrr").select(
             "period", "start", "new", "expansion", "contraction", "churn", "end"
         )
-        st.dataframe(
+        tables.frame(
             table,
             hide_index=True,
             width="stretch",

@@ -15,7 +15,7 @@ import kpi_core as K
 from kpi_core.columns import LABELS, canonical_options
 from kpi_core.ingest import export_as_of
 from kpi_core.profiles import ProfileStore, profile_of
-from ui import guard, state, workspace
+from ui import guard, state, tables, workspace
 
 state.through_entrypoint()
 
@@ -241,7 +241,7 @@ for position, upload in enumerate(uploads):
                 st.rerun()
         if result.suggestions:
             st.markdown("**Columns that look meaningful but are not used** (map them above if they matter)")
-            st.dataframe(
+            tables.frame(
                 pl.DataFrame(
                     {
                         "column": [f.column for f in result.suggestions],
@@ -254,7 +254,7 @@ for position, upload in enumerate(uploads):
             )
         st.markdown("**Data quality**")
         if result.quality.height:
-            st.dataframe(
+            tables.frame(
                 result.quality.select("severity", "rule", "rows", "effect", "example"), hide_index=True, width="stretch"
             )
         else:
@@ -266,7 +266,7 @@ for position, upload in enumerate(uploads):
 dataset = state.current_dataset()
 if dataset.quality is not None and dataset.quality.height:
     st.subheader("Across files")
-    st.dataframe(
+    tables.frame(
         dataset.quality.select("severity", "rule", "table", "rows", "effect", "example"),
         hide_index=True,
         width="stretch",
@@ -330,7 +330,7 @@ else:
         }
     )
     ids = [s.id for s in reversed(kept)]
-    picked = st.dataframe(
+    picked = tables.frame(
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="kept_table"
     )
     chosen_rows = list(picked.selection.rows) if picked is not None else []  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core import leading
-from ui import leading_charts, state
+from ui import leading_charts, state, tables
 
 state.through_entrypoint()
 
@@ -91,7 +91,7 @@ with st.expander("Every indicator against every result"):
         pl.col("weeks").alias("Weeks"),
         pl.col("note").alias("Note"),
     )
-    st.dataframe(table, hide_index=True, width="stretch")
+    tables.frame(table, hide_index=True, width="stretch")
 
 st.subheader("Look closer")
 measured = frame.filter(pl.col("note").is_null()).with_columns(
@@ -175,7 +175,7 @@ st.caption(
     "on its own weeks; segments with less history have wider bands."
 )
 with st.expander("Each segment"):
-    st.dataframe(
+    tables.frame(
         split.frame.select(
             dim,
             pl.col("lag_weeks").alias("Lead (weeks)"),

@@ -7,7 +7,7 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core.formatting import format_delta, format_value
-from ui import charts, state, tiles
+from ui import charts, state, tables, tiles
 
 state.through_entrypoint()
 
@@ -207,4 +207,4 @@ for kpi_id, title in (("stalled_deals", "Stalled deals"), ("overdue_deals", "Pas
     scope = "all open deals" if view.grain == "all" else f"open deals closing in {view.period.label}"
     st.caption(f"{behind.total:,} deal(s) · {scope} · {K.get(kpi_id).formula}")
     money = state.money_columns(rows, ["amount"], currency)  # in the rows' own currency
-    st.dataframe(shown.head(500), hide_index=True, column_config={**config, **money}, width="stretch")
+    tables.frame(shown.head(500), hide_index=True, column_config={**config, **money}, width="stretch")

@@ -12,7 +12,7 @@ from kpi_core.export import to_csv, to_xlsx
 from kpi_core.formatting import SCREEN_DATE, count_decimals, screen_format
 from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
 from kpi_core.snapshots import Snapshot, SnapshotStore
-from ui import charts, present, review, state, tiles, workspace
+from ui import charts, present, review, state, tables, tiles, workspace
 
 state.through_entrypoint()
 
@@ -76,7 +76,7 @@ def column_config(table: review.Table) -> dict[str, object]:
 
 
 def show_table(table: review.Table, *, key: str) -> None:
-    st.dataframe(
+    tables.frame(
         table.screen(),
         hide_index=True,
         width="stretch",
@@ -390,7 +390,7 @@ for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
             edit_form(cell)
 
 with st.expander("Snapshots"):
-    st.dataframe(
+    tables.frame(
         [{"name": s.name, "as of": s.as_of, "tables": ", ".join(s.tables)} for s in reversed(snapshots)],
         hide_index=True,
         width="stretch",

@@ -8,7 +8,7 @@ import streamlit as st
 import kpi_core as K
 from kpi_core import drivers, leading
 from kpi_core.engine import POINT_IN_TIME
-from ui import leading_charts, presets, state, tiles
+from ui import leading_charts, presets, state, tables, tiles
 
 state.through_entrypoint()
 
@@ -182,7 +182,7 @@ with st.expander("Rows behind a number"):
             f"{behind.total:,} row(s) of the {behind.table} table; {behind.excluded:,} row(s) of the same period "
             "left out (see Segments for why, and for downloads)."
         )
-        st.dataframe(
+        tables.frame(
             behind.rows,
             hide_index=True,
             width="stretch",

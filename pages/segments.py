@@ -8,7 +8,7 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core.export import to_csv, to_xlsx
-from ui import charts, state
+from ui import charts, state, tables
 
 state.through_entrypoint()
 
@@ -118,11 +118,11 @@ st.caption(
     f"{'' if segment == '(all)' else f' for {segment}'}; {behind.excluded:,} row(s) of the same period were left out."
 )
 config = state.money_columns(behind.rows, ("amount", "gross_profit", "mrr", "value"), state.display_currency(dataset))
-st.dataframe(behind.rows.head(2000), hide_index=True, column_config=config, width="stretch")
+tables.frame(behind.rows.head(2000), hide_index=True, column_config=config, width="stretch")
 if behind.excluded:
     with st.expander("Rows left out, and why"):
-        st.dataframe(behind.reasons, hide_index=True)
-        st.dataframe(behind.excluded_rows, hide_index=True)
+        tables.frame(behind.reasons, hide_index=True)
+        tables.frame(behind.excluded_rows, hide_index=True)
 
 
 def full_table() -> pl.DataFrame:

@@ -278,6 +278,9 @@ def test_money_in_every_table_and_chart_is_in_the_datas_currency() -> None:
                 number = column.get("type_config", {})
                 if number.get("type") == "number" and number.get("format"):
                     formats.setdefault(page, []).append(number["format"])
+        # an empty cell shows a dash, as tiles and slides write a missing value, never "None"
+        shown_only = [f for f in at.main.dataframe if f.proto.editing_mode == f.proto.EditingMode.READ_ONLY]
+        assert all(frame.proto.placeholder == "—" for frame in shown_only), page
     money = {page: [f for f in found if "$" in f or "€" in f or f == "dollar"] for page, found in formats.items()}
     assert money.get("pages/pipeline.py") and money.get("pages/segments.py")
     assert {f for found in money.values() for f in found} <= {"€%,.0f", "€%,.2f"}
