@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -18,6 +19,16 @@ from kpi_core.model import DataError
 from kpi_core.snapshots import default_home
 
 CELL_KINDS: tuple[str, ...] = ("scorecard", "waterfall", "funnel", "stalled", "segment_chart", "forecast", "note")
+CELL_TITLES: Mapping[str, str] = {
+    "scorecard": "KPI cards",
+    "waterfall": "What changed in the pipeline",
+    "funnel": "Stage funnel",
+    "stalled": "Stalled deals",
+    "segment_chart": "A KPI by segment",
+    "forecast": "Forecast accuracy",
+    "note": "Text",
+}
+"""What each kind of cell is called on screen (and the title a new cell starts with)."""
 FORMAT = "kpi-workbench-notebook/1"
 
 

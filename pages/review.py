@@ -10,7 +10,7 @@ import streamlit as st
 import kpi_core as K
 from kpi_core.export import to_csv, to_xlsx
 from kpi_core.formatting import SCREEN_DATE, count_decimals, screen_format
-from kpi_core.notebook import CELL_KINDS, Cell, Notebook, NotebookStore
+from kpi_core.notebook import CELL_KINDS, CELL_TITLES, Cell, Notebook, NotebookStore
 from kpi_core.snapshots import Snapshot, SnapshotStore
 from ui import charts, present, review, state, tables, tiles, workspace
 
@@ -399,13 +399,13 @@ with st.expander("Snapshots"):
         st.caption("Keep, rename and delete snapshots on the Data page.")
 
 with st.expander("Add a cell"):
-    kind = st.selectbox("Kind", CELL_KINDS, key="new_kind")
+    kind = st.selectbox("Kind", CELL_KINDS, key="new_kind", format_func=CELL_TITLES.__getitem__)
     if st.button("Add", key="add_cell"):
         keep(
             book.add(
                 Cell(
                     kind,
-                    kind.replace("_", " ").capitalize(),
+                    CELL_TITLES[kind],
                     kpis=("won_revenue",) if kind in ("scorecard", "segment_chart") else (),
                     dimension="region" if kind == "segment_chart" else None,
                 )

@@ -546,12 +546,21 @@ def test_edit_forms_follow_their_cell(home: Path) -> None:
     assert any(i.value == "Win rate up again." for i in at.info)  # the commentary, on screen
     # removing and adding cells leaves the others as they were
     at.button(key="remove_stalled").click().run()
+    assert at.selectbox(key="new_kind").options == [
+        "KPI cards",
+        "What changed in the pipeline",
+        "Stage funnel",
+        "Stalled deals",
+        "A KPI by segment",
+        "Forecast accuracy",
+        "Text",
+    ]  # in words, never the cell kinds' ids
     at.selectbox(key="new_kind").set_value("note").run()
     at.button(key="add_cell").click().run()
     cells = _book(at).cells
     assert [c.id for c in cells][:-1] == [i for i in after if i != "stalled"]
     assert {c.id: c for c in cells[:-1]} == {k: v for k, v in after.items() if k != "stalled"}
-    assert cells[-1].kind == "note" and cells[-1].id not in after
+    assert cells[-1].kind == "note" and cells[-1].id not in after and cells[-1].title == "Text"
     assert _cell_inputs(at, "actions")["title"] == "Actions"
 
 
