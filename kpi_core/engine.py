@@ -236,8 +236,12 @@ def availability(
                 dep_reason = check(dep)
                 if dep_reason:
                     dep_kpi = BY_ID[dep]
-                    what = dep_kpi.label.lower() if dep_kpi.internal else dep_kpi.label
-                    reason = f"{kpi.label} needs {what}: {dep_reason}"
+                    said = f"{dep_kpi.label} needs "
+                    if dep_kpi.internal and dep_reason.startswith(said):  # what an internal part needs, said once
+                        reason = f"{kpi.label} needs {dep_reason.removeprefix(said)}"
+                    else:
+                        what = dep_kpi.label.lower() if dep_kpi.internal else dep_kpi.label
+                        reason = f"{kpi.label} needs {what}: {dep_reason}"
                     break
         if reason:
             reasons[kpi_id] = reason

@@ -124,10 +124,10 @@ def test_missing_tables_name_what_to_upload() -> None:
     ds = K.Dataset.prepare({"deals": deals([("1", "Won", 1.0, "2026-01-01", "2026-01-02")])}, as_of=date(2026, 1, 31))
     reasons = K.availability(ds, ["cac", "activities", "mrr", "quota_attainment", "profit_margin"])
     assert reasons == {
-        "cac": "Customer acquisition cost needs spend: Spend needs a spend table with sales and marketing cost per period: upload one.",
+        "cac": "Customer acquisition cost needs a spend table with sales and marketing cost per period: upload one.",
         "activities": "Sales activities needs an activities export (calls, emails, meetings) with owner and date: upload one.",
         "mrr": "MRR needs a subscriptions table (account, start date, end date, MRR): upload one.",
-        "quota_attainment": "Quota attainment needs target: Target needs a targets table (period, value, optional owner/region/product/team): upload one.",
+        "quota_attainment": "Quota attainment needs a targets table (period, value, optional owner/region/product/team): upload one.",
         "profit_margin": "Average profit margin needs gross_profit in the deals table (a deals export with stage or status, amount and close date).",
     }
 
