@@ -47,7 +47,7 @@ import polars as pl
 from kpi_core import periods as P
 from kpi_core.engine import POINT_IN_TIME, availability, mixed_currencies, report
 from kpi_core.model import Dataset
-from kpi_core.registry import BY_ID, REGISTRY, get
+from kpi_core.registry import BY_ID, REGISTRY, SCOPES, get
 
 Array = npt.NDArray[np.float64]
 
@@ -552,13 +552,26 @@ def find_leads(
         segments = list(sorted({s for s, _ in values if s is not None}))
     fy = dataset.settings.fiscal_year_start
 
+    # two KPIs counted from the same rows in the same period (new pipeline and new opportunities: the deals created)
+    # move together by construction: such a pair is not a lead, and is not measured
+    same_rows = {
+        (i, t)
+        for t in wanted_targets
+        for i in wanted_indicators
+        if i != t and get(i).scope == get(t).scope and get(i).scope != "derived"
+    }
+    warnings += [
+        f"{get(i).label} is not measured against {get(t).label.lower()}: both are counted from the same "
+        f"{SCOPES[get(i).scope].table} in each period, so they move together by construction."
+        for i, t in sorted(same_rows)
+    ]
     rows: list[dict[str, object]] = []
     profiles: list[dict[str, object]] = []
     used: set[tuple[str | None, str]] = set()
     for segment in segments:
         for target in wanted_targets:
             for indicator in wanted_indicators:
-                if indicator == target:
+                if indicator == target or (indicator, target) in same_rows:
                     continue
                 empty = np.full(len(weeks), np.nan)
                 x = values.get((segment, indicator), empty)

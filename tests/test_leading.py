@@ -359,3 +359,14 @@ def test_leading_command_table_names_the_planted_leader() -> None:
 def test_leading_command_errors() -> None:
     assert _run(["leading", "--sample", "--target", "no_such_kpi"])[0] == 2
     assert _run(["leading", "--sample", "--permutations", "5"])[0] == 2
+
+
+def test_kpis_counted_from_the_same_rows_are_not_a_lead(sample: K.Dataset) -> None:
+    """New pipeline and new opportunities both count the deals created in each week: they move together by
+    construction, so the pair is not measured (and the report says why); activities still are."""
+    found = K.find_leads(sample, ["pipeline_created", "activities"], ["new_opportunities"], permutations=99)
+    assert found.frame.select("indicator", "target").unique().rows() == [("activities", "new_opportunities")]
+    assert (
+        "New pipeline is not measured against new opportunities: both are counted from the same deals in each "
+        "period, so they move together by construction." in found.warnings
+    )
