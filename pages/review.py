@@ -116,6 +116,18 @@ if not snapshots:
         st.rerun()
     st.stop()
 
+# the review runs on the team's kept weeks: say so when the upload on screen is another pipeline than the newest
+if (
+    own
+    and not presenting
+    and state.source() == "upload"
+    and not state.of_this_pipeline(state.dataset_key(), str(store.home), snapshots[-1].id)
+):
+    st.info(
+        "These are the team's kept weeks; the data on screen is another pipeline (it shares no deals with the "
+        "newest kept week). Keep it on the Data page to review it, and next week's export beside it."
+    )
+
 books = NotebookStore()
 names = books.names()
 if not presenting:

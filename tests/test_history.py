@@ -176,3 +176,7 @@ def test_another_companys_kept_weeks_never_stand_for_the_data_on_screen(tmp_path
     assert not [label for label in tiles if label.startswith("Forecast accuracy")]
     assert tiles["Weighted pipeline"].delta in (None, "")
     assert any("Keep each week's export (Data page) to see its trend here." in c.value for c in at.caption)
+    # the weekly review shows the team's kept weeks, and says they are not the data on screen
+    at.switch_page("pages/review.py").run()
+    assert not at.exception
+    assert any("the data on screen is another pipeline" in i.value for i in at.info)

@@ -125,6 +125,7 @@ def test_the_weekly_loop_without_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp
     again.switch_page("pages/review.py").run()
     assert not again.exception
     assert any("Your team's kept snapshots" in c.value for c in again.caption)
+    assert not any("another pipeline" in i.value for i in again.info)  # the kept weeks are this data's
     notes = [c.value for c in again.caption]
     assert any("Week 11 (13 Mar 2026) to Week 12 (20 Mar 2026)" in n for n in notes), notes
 
