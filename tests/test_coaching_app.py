@@ -7,48 +7,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import polars as pl
-import pytest
 from streamlit.testing.v1 import AppTest
 
 import kpi_core as K
 from kpi_core import coaching as C
 from tests import fixtures as F
 from tests.conftest import ROOT
+from tests.test_app import _isolated  # noqa: F401  (caches, profiles, workspace folder, pages folder)
+from tests.test_leading_app import plotted
 from ui import coaching_charts, coaching_pdf
 from ui.deck import Grid, Measure, PdfFonts, Text, W, line_height
 
 PAGE = "pages/coaching.py"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
-
-    monkeypatch.setenv("KPI_WORKBENCH_PROFILES", str(tmp_path / "profiles"))
-    monkeypatch.setenv("KPI_WORKBENCH_HOME", str(tmp_path / "workspace"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
 def app() -> AppTest:
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-
-
-def plotted(at: AppTest, index: int) -> pl.DataFrame:
-    import pyarrow as pa
-
-    chart = at.get("vega_lite_chart")[index].proto
-    raw = chart.datasets[0].data.data if chart.datasets else chart.data.data
-    return pl.from_arrow(pa.ipc.open_stream(raw).read_all())  # type: ignore[return-value]
 
 
 def test_the_page_shows_the_rep_beside_the_team(sample: K.Dataset) -> None:

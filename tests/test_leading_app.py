@@ -17,27 +17,10 @@ from kpi_core import leading as L
 from kpi_core.formatting import format_delta
 from tests import fixtures as F
 from tests.conftest import ROOT
+from tests.test_app import _isolated  # noqa: F401  (caches, profiles, workspace folder, pages folder)
 from ui import presets
 
 PAGE = "pages/leading.py"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
-
-    monkeypatch.setenv("KPI_WORKBENCH_PROFILES", str(tmp_path / "profiles"))
-    monkeypatch.setenv("KPI_WORKBENCH_HOME", str(tmp_path / "workspace"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def app() -> AppTest:
