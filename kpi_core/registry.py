@@ -909,3 +909,20 @@ def catalog_markdown() -> str:
             f"{k.time_anchor} | {formula} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def target_status(kpi_id: str, value: float | None, elapsed: float) -> str | None:
+    """On track / at risk / off track for KPIs measured against a target (scorecard tiles, review cards): quota
+    attainment by its pace (``value / elapsed``, the share of the period gone), pipeline coverage by 3x and 2x.
+
+    >>> target_status("quota_attainment", 0.45, 0.5), target_status("pipeline_coverage", 2.5, 1.0)
+    ('at risk', 'at risk')
+    """
+    if value is None:
+        return None
+    if kpi_id == "quota_attainment":
+        pace = value / max(elapsed, 0.01)
+        return "on track" if pace >= 1.0 else "at risk" if pace >= 0.85 else "off track"
+    if kpi_id == "pipeline_coverage":
+        return "on track" if value >= 3 else "at risk" if value >= 2 else "off track"
+    return None

@@ -29,6 +29,7 @@ from kpi_core.formatting import (
     screen_scale,
 )
 from kpi_core.notebook import Cell
+from kpi_core.registry import target_status
 from kpi_core.snapshots import SnapshotStore
 from ui import charts
 
@@ -188,19 +189,6 @@ def tone(delta: float | None, direction: str) -> str:
     if delta is None or delta == 0 or direction not in ("up", "down"):
         return "neutral"
     return "good" if (delta > 0) == (direction == "up") else "bad"
-
-
-def target_status(kpi_id: str, value: float | None, elapsed: float) -> str | None:
-    """On track / at risk / off track for KPIs measured against a target (the Scorecard tiles' rule,
-    ``ui.tiles.target_status``, which imports Streamlit; tests hold the two equal)."""
-    if value is None:
-        return None
-    if kpi_id == "quota_attainment":
-        pace = value / max(elapsed, 0.01)
-        return "on track" if pace >= 1.0 else "at risk" if pace >= 0.85 else "off track"
-    if kpi_id == "pipeline_coverage":
-        return "on track" if value >= 3 else "at risk" if value >= 2 else "off track"
-    return None
 
 
 def run_cell(cell: Cell, data: ReviewData) -> CellResult:

@@ -7,20 +7,9 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core.formatting import format_delta, format_value
+from kpi_core.registry import target_status  # noqa: F401  (the pages call it as tiles.target_status)
 
 STATUS_ICON = {"on track": ":green[● On track]", "at risk": ":orange[● At risk]", "off track": ":red[● Off track]"}
-
-
-def target_status(kpi_id: str, value: float | None, elapsed: float) -> str | None:
-    """On track / at risk / off track for KPIs measured against a target."""
-    if value is None:
-        return None
-    if kpi_id == "quota_attainment":
-        pace = value / max(elapsed, 0.01)
-        return "on track" if pace >= 1.0 else "at risk" if pace >= 0.85 else "off track"
-    if kpi_id == "pipeline_coverage":
-        return "on track" if value >= 3 else "at risk" if value >= 2 else "off track"
-    return None
 
 
 def tile(
