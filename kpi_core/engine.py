@@ -749,20 +749,29 @@ def _scope_filter(dataset: Dataset, scope: str, filters: Filters) -> pl.Expr | N
     return _filter_expr(dataset.table(SCOPES[scope].table), filters)
 
 
-def _data_start(dataset: Dataset) -> date:
+DATED: tuple[tuple[str, str], ...] = (
+    ("deals", "created_date"),
+    ("deals", "close_date"),
+    ("activities", "day"),
+    ("leads", "created_day"),
+    ("subscriptions", "start_date"),
+)
+"""The (table, column) pairs whose earliest date is where the data starts."""
+
+
+def earliest_date(dataset: Dataset, columns: Sequence[tuple[str, str]] = DATED) -> date | None:
+    """The earliest date of ``columns`` (table, column) in the data; None when none holds a date."""
     starts: list[date] = []
-    for name, column in (
-        ("deals", "created_date"),
-        ("deals", "close_date"),
-        ("activities", "day"),
-        ("leads", "created_day"),
-        ("subscriptions", "start_date"),
-    ):
+    for name, column in columns:
         if dataset.has(name) and column in dataset.table(name).columns:
             value = dataset.table(name).get_column(column).min()
             if isinstance(value, date):
                 starts.append(value)
-    return min(starts) if starts else dataset.as_of
+    return min(starts) if starts else None
+
+
+def _data_start(dataset: Dataset) -> date:
+    return earliest_date(dataset) or dataset.as_of
 
 
 def _merge(

@@ -45,7 +45,7 @@ import numpy.typing as npt
 import polars as pl
 
 from kpi_core import periods as P
-from kpi_core.engine import POINT_IN_TIME, availability, mixed_currencies, report
+from kpi_core.engine import DATED, POINT_IN_TIME, availability, earliest_date, mixed_currencies, report
 from kpi_core.model import Dataset
 from kpi_core.registry import BY_ID, REGISTRY, SCOPES, get
 
@@ -106,20 +106,10 @@ def needed_weeks(max_lag: int = MAX_LAG, min_weeks: int = MIN_WEEKS) -> int:
 
 def history_weeks(dataset: Dataset) -> list[P.Period]:
     """The complete ISO weeks of the data: from the first whole week to the last one ended by the as-of date."""
-    starts: list[date] = []
-    for name, column in (
-        ("deals", "created_date"),
-        ("deals", "close_date"),
-        ("activities", "day"),
-        ("leads", "created_day"),
-    ):
-        if dataset.has(name) and column in dataset.table(name).columns:
-            value = dataset.table(name).get_column(column).min()
-            if isinstance(value, date):
-                starts.append(value)
-    if not starts:
+    # subscriptions' start dates reach back to long-held accounts: the weekly series start with the sales data
+    first = earliest_date(dataset, [c for c in DATED if c[0] != "subscriptions"])
+    if first is None:
         return []
-    first = min(starts)
     monday = first if first.weekday() == 0 else first + timedelta(days=7 - first.weekday())
     last = P.make(dataset.as_of + timedelta(days=1), "week").start  # the week after the last complete one
     weeks = []
