@@ -30,6 +30,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import common  # noqa: E402
 from benchmarks.common import RssPeak  # noqa: E402
 from kpi_core.ingest import read_file  # noqa: E402
 from sample_data import generate  # noqa: E402
@@ -111,12 +112,7 @@ class Timing:
 
 def timed(fn: Callable[[], Any], runs: int) -> tuple[Timing, Any]:
     """``runs`` calls of ``fn`` (garbage collected before each): their wall times and the last result."""
-    times, result = [], None
-    for _ in range(runs):
-        gc.collect()
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
+    times, result = common.timed(fn, runs)
     return Timing(tuple(times)), result
 
 

@@ -59,12 +59,7 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
 
 def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     """Median wall time of ``runs`` calls (garbage collected before each), and the last result."""
-    times, result = [], None
-    for _ in range(runs):
-        gc.collect()
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
+    times, result = timed(fn, runs)
     return statistics.median(times), result
 
 
