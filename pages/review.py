@@ -29,19 +29,31 @@ def with_history(folder: str, ids: tuple[str, ...]) -> K.Dataset:
     return review.prepare_latest(SnapshotStore(Path(folder)), ids)
 
 
-def review_data(store: SnapshotStore, ordered: list[str], position: int) -> review.ReviewData:
-    """The chosen snapshot, the one before it (when it is the same pipeline), and every one up to it (each
-    prepared once and cached)."""
-    folder = str(store.home)
-    data, refused = review.load_review(
-        store,
+@st.cache_resource(max_entries=8, show_spinner=False)
+def loaded(
+    folder: str, ordered: tuple[str, ...], position: int, company: str, names: tuple[str, ...]
+) -> tuple[review.ReviewData, str | None]:
+    """The chosen snapshot, the one before it (when it is the same pipeline), and every one up to it, each prepared
+    once; loaded once per list of snapshots and their ``names`` (the page's reruns and the notebook's cells share
+    it; a renamed snapshot loads again)."""
+    return review.load_review(
+        SnapshotStore(Path(folder)),
         ordered,
         position,
         prepared=lambda i: workspace.prepared(folder, i),
         pipeline=lambda i: workspace.pipeline(folder, i),
         latest=lambda ids: with_history(folder, ids),
-        company=company(),
+        company=company,
     )
+
+
+def snapshot_names(store: SnapshotStore) -> tuple[str, ...]:
+    return tuple(s.name for s in store.list())
+
+
+def review_data(store: SnapshotStore, ordered: list[str], position: int) -> review.ReviewData:
+    """:func:`loaded` for the page, saying why the week before is not compared when it is another pipeline."""
+    data, refused = loaded(str(store.home), tuple(ordered), position, company(), snapshot_names(store))
     if refused:
         st.warning(refused)
     return data
@@ -167,16 +179,7 @@ def cell_results(
     book_json: str, folder: str, ordered: tuple[str, ...], position: int, company: str
 ) -> list[review.CellResult]:
     """Every cell run once per notebook and snapshot (button clicks and downloads rerun the page)."""
-    source = SnapshotStore(Path(folder))
-    data, _ = review.load_review(
-        source,
-        ordered,
-        position,
-        prepared=lambda i: workspace.prepared(folder, i),
-        pipeline=lambda i: workspace.pipeline(folder, i),
-        latest=lambda ids: with_history(folder, ids),
-        company=company,
-    )
+    data, _ = loaded(folder, ordered, position, company, snapshot_names(SnapshotStore(Path(folder))))
     return [review.run_cell(cell, data) for cell in Notebook.from_json(book_json).cells]
 
 
