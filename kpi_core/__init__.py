@@ -24,7 +24,7 @@ from kpi_core.ingest import FileImport, combine, load_files, read_file, read_tab
 from kpi_core.leading import Lead, LeadingReport, find_leads, lead_lag
 from kpi_core.model import TABLES, DataError, Dataset, Settings
 from kpi_core.periods import Period
-from kpi_core.registry import BY_ID, KPI, REGISTRY, catalog_frame, get
+from kpi_core.registry import BY_ID, KPI, REGISTRY, catalog_frame, get, why_unavailable
 
 __all__ = [
     "BY_ID",
@@ -59,4 +59,5 @@ __all__ = [
     "resolve_periods",
     "revenue_drivers",
     "rows_behind",
+    "why_unavailable",
 ]

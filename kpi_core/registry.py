@@ -926,3 +926,15 @@ def target_status(kpi_id: str, value: float | None, elapsed: float) -> str | Non
     if kpi_id == "pipeline_coverage":
         return "on track" if value >= 3 else "at risk" if value >= 2 else "off track"
     return None
+
+
+def why_unavailable(kpi_id: str, reason: str) -> str:
+    """A KPI's label with why it cannot be computed, the label said once (reasons begin with it).
+
+    >>> why_unavailable("mrr", "MRR needs a subscriptions table: upload one.")
+    'MRR needs a subscriptions table: upload one.'
+    >>> why_unavailable("mrr", "no rows in the period")
+    'MRR: no rows in the period'
+    """
+    label = get(kpi_id).label
+    return reason if reason.startswith(f"{label} ") else f"{label}: {reason}"

@@ -102,4 +102,4 @@ if board.height:
     }
     tables.frame(wide, hide_index=True, column_config=config, width="stretch")
 for kpi_id, reason in board_missing.items():
-    st.caption(f"{K.get(kpi_id).label}: {reason}")
+    st.caption(K.why_unavailable(kpi_id, reason))

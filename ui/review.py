@@ -29,7 +29,7 @@ from kpi_core.formatting import (
     screen_scale,
 )
 from kpi_core.notebook import Cell
-from kpi_core.registry import target_status
+from kpi_core.registry import target_status, why_unavailable
 from kpi_core.snapshots import SnapshotStore
 from ui import charts
 
@@ -282,7 +282,7 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
                 kpi.direction,
             )
         )
-    caveats = tuple(f"{K.get(k).label}: {reason}" for k, reason in result.unavailable.items())
+    caveats = tuple(why_unavailable(k, reason) for k, reason in result.unavailable.items())
     to_date = " (to date)" if period.contains(latest.as_of) and compared else ""
     note = f"{period.label}{to_date}" + (f", compared with {compared.label} at the same point" if compared else "")
     return CellResult(

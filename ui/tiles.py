@@ -53,8 +53,7 @@ def unavailable_list(unavailable: dict[str, str]) -> None:
         return
     with st.expander(f"{len(unavailable)} KPI(s) need more data"):
         for kpi_id, reason in unavailable.items():
-            label = K.get(kpi_id).label
-            st.markdown(f"**{label}** — {reason.removeprefix(label + ' ')}")  # the label once
+            st.markdown(K.why_unavailable(kpi_id, reason))
 
 
 def spark_series(frame: pl.DataFrame, kpi_id: str) -> list[float | None]:
