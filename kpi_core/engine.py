@@ -85,10 +85,11 @@ def _windows(
     links: list[tuple[str, str | None, str | None, bool]] = []
     for period in chosen:
         windows[period.label] = _window(period.label, period, period.start, period.end, as_of, data_start)
+        # the period holding the as-of date is still running: its values are to date, whatever is compared
+        running = period.grain != "all" and period.contains(as_of)
         if not compare or period.grain == "all":
-            links.append((period.label, None, None, False))
+            links.append((period.label, None, None, running))
             continue
-        running = period.contains(as_of)
         keys: list[str] = []
         for other in (P.shift(period, -1, fy), P.year_ago(period, fy)):
             if running:
@@ -728,7 +729,8 @@ def evaluate(
     filters: dimension -> allowed values, e.g. ``{"region": ["EMEA"]}``.
 
     Returns columns kpi, label, indicator, category, unit, direction, period, <by...>, stage, value,
-    previous, last_year, delta, delta_pct, last_year_delta, period_to_date.
+    previous, last_year, delta, delta_pct, last_year_delta, period_to_date (true for the period holding the
+    as-of date: its values are to date, with or without comparisons).
 
     Examples
     --------
