@@ -246,6 +246,13 @@ def _print_table(
         )
         if n == 0:
             print("  ".join("-" * w for w in widths))
+    noted = [row for row in frame.iter_rows(named=True) if row.get("note")]
+    if noted:
+        print("\nNotes:")
+        for row in noted:
+            label = row["label"] + (f" [{row['stage']}]" if row["stage"] else "")
+            segment = "".join(f" {row[d]}" for d in by)
+            print(f"  {row['period']}{segment} {label}: {row['note']}")
     if unavailable:
         print("\nUnavailable:")
         for kpi, reason in unavailable.items():

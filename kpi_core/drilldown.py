@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from kpi_core import periods as P
-from kpi_core.engine import _data_start, _window
+from kpi_core.engine import OPEN_SCOPES, _data_start, _window, all_open_undated
 from kpi_core.model import Dataset
 from kpi_core.periods import Period
 from kpi_core.registry import BY_ID, KPI, SCOPES, dependencies, get
@@ -72,21 +72,26 @@ def rows_behind(
         included = frame.filter(active | was)
         excluded = frame.filter(~(active | was)).with_columns(reason=pl.lit("not active at the period's start or end"))
         return RowsBehind(kpi, chosen.label, scope.table, included, excluded)
-    anchor = scope.anchor or ""
-    if chosen.grain == "all":
-        in_period = pl.lit(True)
+    # the pipeline on the as-of date belongs to the period holding it (and to all time), whatever the deals' close
+    # dates; so does every open deal when none has a close date (the engine's rule, see kpi_core.engine.report)
+    current = chosen.grain == "all" or chosen.contains(dataset.as_of)
+    state = spec.scope == "pipeline" or (spec.scope == "open" and chosen.grain != "all" and all_open_undated(dataset))
+    anchor = scope.anchor or "close_date"
+    if chosen.grain == "all" or state:
+        in_period = pl.lit(current)
     else:
         in_period = pl.col(anchor).is_between(window.start, window.end, closed="left")
     reasons: list[tuple[pl.Expr, str]] = []
-    if not (spec.scope == "open" and chosen.grain == "all"):  # open deals with no close date are still open
+    # all time holds open deals and closed ones without a date too (no period can place them)
+    if not (state or (spec.scope in ("open", "closed") and chosen.grain == "all")):
         reasons.append((pl.col(anchor).is_null(), f"no {scope.anchor_label}, so in no period"))
     counted = spec.rows if spec.rows is not None else pl.lit(True)
-    if spec.scope == "open":
+    if spec.scope in OPEN_SCOPES:
         counted = (pl.col("status") == "open") & counted
     status_only = spec.rows is None or set(spec.rows.meta.root_names()) <= {"status"}
     if scope.table == "deals" and status_only:
         reasons.append((~counted.fill_null(False), "status is not counted by this KPI"))
-    elif spec.rows is not None or spec.scope == "open":
+    elif spec.rows is not None or spec.scope in OPEN_SCOPES:
         reasons.append((~counted.fill_null(False), f"not counted: {spec.formula}"))
     if "amount" in spec.inputs() and "amount" in frame.columns:
         reasons.append((pl.col("amount").is_null(), "no amount"))
@@ -100,8 +105,8 @@ def rows_behind(
             .otherwise(reason)
         )
     marked = frame.with_columns(reason=reason)
-    in_scope = in_period.fill_null(False) | pl.col(anchor).is_null()
-    if spec.scope == "open" and chosen.grain != "all":
+    in_scope = in_period.fill_null(False) | (pl.col(anchor).is_null() if not state else pl.lit(False))
+    if spec.scope in OPEN_SCOPES and chosen.grain != "all":
         in_scope = in_scope & (pl.col("status") == "open")
     relevant = marked.filter(in_scope)
     included = relevant.filter(pl.col("reason").is_null()).drop("reason")

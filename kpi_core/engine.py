@@ -16,9 +16,10 @@ from datetime import date, timedelta
 import polars as pl
 
 from kpi_core import periods as P
+from kpi_core.formatting import format_value
 from kpi_core.model import Dataset
 from kpi_core.periods import Grain, Period
-from kpi_core.registry import BY_ID, KPI, REGISTRY, SCOPES, dependencies, get
+from kpi_core.registry import BY_ID, KPI, REGISTRY, SCOPES, dependencies, get, sample_note
 
 Filters = Mapping[str, Sequence[str]]
 PeriodSpec = None | int | str | Period | Sequence[str | Period]
@@ -120,9 +121,13 @@ def _filter_expr(frame: pl.LazyFrame | pl.DataFrame, filters: Filters) -> pl.Exp
 
 def _scope_frame(dataset: Dataset, scope: str) -> pl.LazyFrame:
     table = dataset.table(SCOPES[scope].table).lazy()
-    if scope == "open":
+    if scope in OPEN_SCOPES:
         table = table.filter(pl.col("status") == "open")
     return table
+
+
+OPEN_SCOPES = frozenset({"open", "pipeline", "stale"})
+"""Scopes that read the open deals (as of the as-of date)."""
 
 
 def _unavailable_reason(
@@ -136,6 +141,18 @@ def _unavailable_reason(
     if kpi.scope == "growth":
         return None if compare else f"{kpi.label} needs a comparison period."
     if kpi.scope == "derived":
+        if (
+            kpi.dated
+            and dated
+            and dataset.has("deals")
+            and {"status", "close_date"} <= set(dataset.table("deals").columns)
+        ):
+            undated = _open_undated(dataset.table("deals"))
+            if undated and undated[0] == undated[1]:
+                return (
+                    f"{kpi.label} needs the expected close date of open deals (it counts the pipeline due in the "
+                    f"period): none of the {undated[1]:,} open deals has one. Export the close date column with them."
+                )
         return None
     spec = SCOPES[kpi.scope]
     if not dataset.has(spec.table):
@@ -158,14 +175,15 @@ def _unavailable_reason(
     if missing:
         wanted = sorted({raw for c in missing for raw in _raw(c)})
         return f"{kpi.label} needs {', '.join(wanted)} in the {spec.table} table ({spec.needs})."
-    # an open deal falls in a period by its expected close date (all time takes every open deal, dated or not)
-    reads_dates = dated or "close_date" in {raw for c in kpi.inputs() for raw in _raw(c)}
-    if kpi.scope == "open" and reads_dates and {"status", "close_date"} <= set(frame.columns):
+    # an open deal falls in a period by its expected close date; when none has one, the period holding the as-of date
+    # takes every open deal (said in a note), but what reads the close date itself cannot be measured
+    reads_dates = "close_date" in {raw for c in kpi.inputs() for raw in _raw(c)}
+    if kpi.scope in OPEN_SCOPES and reads_dates and {"status", "close_date"} <= set(frame.columns):
         undated = _open_undated(frame)
         if undated and undated[0] == undated[1]:
             return (
-                f"{kpi.label} needs the expected close date of open deals (it places each in a period): none of the "
-                f"{undated[1]:,} open deals has one. Export the close date column with them."
+                f"{kpi.label} needs the expected close date of open deals: none of the {undated[1]:,} open deals has "
+                "one. Export the close date column with them."
             )
     for dim in [*by, *filters]:
         if dim not in frame.columns:
@@ -458,22 +476,112 @@ def _subscription_plans(
 
 
 def _target_plan(
-    dataset: Dataset, wf: pl.DataFrame, dims: Sequence[str], filt: pl.Expr | None, aggs: list[pl.Expr]
+    dataset: Dataset, windows: Sequence[Window], dims: Sequence[str], filt: pl.Expr | None, aggs: list[pl.Expr]
 ) -> pl.LazyFrame:
+    """Each window's target (the target rows' values prorated by their overlap with its period; all time: from the
+    data's start to the as-of date), with the spans of the target rows that overlap it (``__spans``, to tell whether
+    every day of the period has a target)."""
     targets = dataset.table("targets").lazy().filter(pl.col("kpi") == "won_revenue")
     if filt is not None:
         targets = targets.filter(filt)
+    bounds = pl.LazyFrame(
+        {
+            "_key": [w.key for w in windows],
+            "_pstart": [_target_span(w)[0] for w in windows],
+            "_pend": [_target_span(w)[1] for w in windows],
+        },
+        schema={"_key": pl.String, "_pstart": pl.Date, "_pend": pl.Date},
+    )
     overlap = (
         (pl.min_horizontal("_pend", "period_end") - pl.max_horizontal("_pstart", "period_start"))
         .dt.total_days()
         .clip(lower_bound=0)
     )
     length = (pl.col("period_end") - pl.col("period_start")).dt.total_days()
+    spans = pl.struct(start=pl.col("period_start"), end=pl.col("period_end"))
     return (
-        targets.join(wf.lazy().select("_key", "_pstart", "_pend"), how="cross")
-        .with_columns(target=pl.col("value") * overlap / length)
+        targets.join(bounds, how="cross")
+        .with_columns(target=pl.col("value") * overlap / length, __overlap=overlap)
         .group_by(["_key", *dims])
-        .agg(aggs)
+        .agg([*aggs, spans.filter(pl.col("__overlap") > 0).unique().alias("__spans")])
+    )
+
+
+def _target_span(window: Window) -> tuple[date, date]:
+    """The days a window's target covers: its whole period (attainment to date is read against the full target and
+    the share of the period gone), or for all time the data's days up to the as-of date."""
+    if window.period.grain == "all":
+        return window.base + timedelta(days=1), window.point + timedelta(days=1)
+    return window.period.start, window.period.end
+
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def missing_target_months(start: date, end: date, spans: Sequence[tuple[date, date]]) -> list[str]:
+    """The months (``"December 2026"``) holding days of ``[start, end)`` that no target span covers.
+
+    >>> missing_target_months(date(2026, 10, 1), date(2027, 1, 1), [(date(2026, 10, 1), date(2026, 12, 1))])
+    ['December 2026']
+    >>> missing_target_months(date(2026, 10, 1), date(2027, 1, 1), [(date(2026, 1, 1), date(2027, 1, 1))])
+    []
+    """
+    missing: list[str] = []
+    day = start
+    ordered = sorted(spans)
+    i = 0
+    while day < end:
+        while i < len(ordered) and ordered[i][1] <= day:
+            i += 1
+        covering = [s for s in ordered[i:] if s[0] <= day < s[1]]
+        if covering:
+            day = max(s[1] for s in covering)
+            continue
+        nxt = min([s[0] for s in ordered[i:] if s[0] > day] + [end])
+        while day < nxt:  # the uncovered days, month by month
+            name = f"{MONTHS[day.month - 1]} {day.year}"
+            if name not in missing:
+                missing.append(name)
+            day = min(nxt, date(day.year + day.month // 12, day.month % 12 + 1, 1))
+    return missing
+
+
+def words_list(items: Sequence[str], most: int = 4) -> str:
+    """``a``, ``a and b``, ``a, b and c``; beyond ``most`` items, the first ones and how many more.
+
+    >>> words_list(["October 2026", "November 2026", "December 2026"])
+    'October 2026, November 2026 and December 2026'
+    """
+    if len(items) > most:
+        return f"{', '.join(items[: most - 1])} and {len(items) - most + 1} more"
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _complete_targets(wide: pl.DataFrame, windows: Sequence[Window], dataset: Dataset) -> pl.DataFrame:
+    """A target is used only when every day of its period has one (``__target_missing`` names the months without):
+    a period's quota is never read from some of its months."""
+    bounds = {w.key: _target_span(w) for w in windows}
+    missing: list[str | None] = []
+    for key, spans in zip(wide.get_column("_key").to_list(), wide.get_column("__spans").to_list(), strict=True):
+        start, end = bounds[key]
+        months = missing_target_months(start, end, [(s["start"], s["end"]) for s in spans or []])
+        missing.append(words_list(months) if months else None)
+    found = pl.Series("__target_missing", missing, dtype=pl.String)
+    return wide.with_columns(found).with_columns(
+        _target=pl.when(pl.col("__target_missing").is_null()).then(pl.col("_target"))
     )
 
 
@@ -491,6 +599,9 @@ def _stage_plans(
             .otherwise(None)
         ).alias(f"{names[k]} → {names[k + 1]}")
         for k in range(len(order))
+    ] + [
+        (pl.col("reached") >= k).sum().cast(pl.Float64).alias(f"{N_PREFIX}{names[k]} → {names[k + 1]}")
+        for k in range(len(order))
     ]
     lf = _scope_frame(dataset, "stages")
     if filt is not None:
@@ -498,12 +609,19 @@ def _stage_plans(
     ordered = _window_rows(dataset.table("deals"), "created_date", filt, _needed(aggs, dims, filt, "created_date"))
     fy = dataset.settings.fiscal_year_start
     plans = _aggregate(lf, "created_date", windows, dims, aggs, grain, fy, ordered=ordered)
-    return [
-        p.unpivot(index=["_key", *dims], variable_name="stage", value_name="value").with_columns(
-            kpi=pl.lit("stage_conversion")
+    out = []
+    for plan in plans:
+        long = plan.unpivot(index=["_key", *dims], variable_name="stage", value_name="value")
+        counted = pl.col("stage").str.starts_with(N_PREFIX)
+        counts = long.filter(counted).select(
+            "_key", *dims, pl.col("stage").str.strip_prefix(N_PREFIX), pl.col("value").alias("n")
         )
-        for p in plans
-    ]
+        out.append(
+            long.filter(~counted)
+            .join(counts, on=["_key", *dims, "stage"], how="left", nulls_equal=True)
+            .with_columns(kpi=pl.lit("stage_conversion"))
+        )
+    return out
 
 
 def _visit_plans(
@@ -512,7 +630,7 @@ def _visit_plans(
     lf = dataset.table("stage_visits").lazy()
     if filt is not None:
         lf = lf.filter(filt)
-    keys, aggs = ["stage", *dims], [pl.col("days").mean().alias("value")]
+    keys, aggs = ["stage", *dims], [pl.col("days").mean().alias("value"), pl.len().cast(pl.Float64).alias("n")]
     ordered = _window_rows(dataset.table("stage_visits"), "exited_day", filt, _needed(aggs, keys, filt, "exited_day"))
     fy = dataset.settings.fiscal_year_start
     plans = _aggregate(lf, "exited_day", windows, keys, aggs, grain, fy, ordered=ordered)
@@ -560,12 +678,19 @@ def report(
     wf = _windows_frame(wlist, dataset)
     fy = dataset.settings.fiscal_year_start
 
+    # the pipeline on the as-of date belongs to the period holding it (and to all time); when no open deal has an
+    # expected close date, that period's open pipeline is every open deal (said in a note)
+    current = {w.key for w in wlist if w.period.grain == "all" or (w.bucket and w.period.contains(dataset.as_of))}
+    open_undated = all_open_undated(dataset)
+    if grain != "all" and current and any(get(k).scope == "open" for k in needed) and _has_close_dates(dataset):
+        needed += [k for k in STALE_HELPERS if k not in needed]  # how much past-due pipeline sits before the period
+
     by_scope: dict[str, list[KPI]] = {}
     for kpi_id in needed:
         kpi = get(kpi_id)
         by_scope.setdefault(kpi.scope, []).append(kpi)
 
-    wide_plans: list[tuple[list[KPI], pl.LazyFrame]] = []
+    wide_plans: list[tuple[list[KPI], pl.LazyFrame, frozenset[str] | None]] = []
     long_plans: list[pl.LazyFrame] = []
     for scope, members in by_scope.items():
         if scope in ("derived", "growth", "snapshots"):
@@ -576,40 +701,81 @@ def report(
         if scope == "stage_visits":
             long_plans += _visit_plans(dataset, wlist, by, _scope_filter(dataset, scope, filters), grain)
             continue
-        aggs = [k.expr.alias(k.id) for k in members]
+        aggs = [k.expr.alias(k.id) for k in members] + [
+            k.sample.alias(f"{N_PREFIX}{k.id}") for k in members if k.sample is not None
+        ]
         filt = _scope_filter(dataset, scope, filters)
         if scope == "subscriptions":
-            wide_plans += [(members, plan) for plan in _subscription_plans(dataset, wf, by, filt, aggs)]
+            wide_plans += [(members, plan, None) for plan in _subscription_plans(dataset, wf, by, filt, aggs)]
             continue
         if scope == "targets":
-            wide_plans.append((members, _target_plan(dataset, wf, by, filt, aggs)))
+            wide_plans.append((members, _target_plan(dataset, wlist, by, filt, aggs), None))
             continue
         lf = _scope_frame(dataset, scope)
         if filt is not None:
             lf = lf.filter(filt)
+        if scope == "pipeline" or (scope == "open" and open_undated and grain != "all"):
+            keys = frozenset(current)
+            wide_plans += [(members, plan, keys) for plan in _state_plans(lf, keys, by, aggs)]
+            continue
+        if scope == "stale":
+            running = [w for w in wlist if w.key in current and w.period.grain != "all"]
+            keys = frozenset(w.key for w in running)
+            wide_plans += [(members, plan, keys) for plan in _stale_plans(lf, running, by, aggs)]
+            continue
         anchor = SCOPES[scope].anchor or ""
         ordered = (
             _window_rows(dataset.table(SCOPES[scope].table), anchor, filt, _needed(aggs, by, filt, anchor))
             if scope != "open"
             else None
         )
-        for plan in _aggregate(lf, anchor, wlist, by, aggs, grain, fy, undated=scope == "open", ordered=ordered):
-            wide_plans.append((members, plan))
+        # all time holds the closed deals without a close date too (no period can place them)
+        undated = scope in ("open", "closed")
+        for plan in _aggregate(lf, anchor, wlist, by, aggs, grain, fy, undated=undated, ordered=ordered):
+            wide_plans.append((members, plan, None))
 
-    collected = pl.collect_all([plan for _, plan in wide_plans] + long_plans)
+    collected = pl.collect_all([plan for _, plan, _ in wide_plans] + long_plans)
     wide_results = collected[: len(wide_plans)]
     long_results = collected[len(wide_plans) :]
 
     wide = _merge(wide_plans, wide_results, wf, by)
+    wide = wide.with_columns(
+        [
+            pl.lit(None, pl.Float64).alias(k)
+            for k in needed
+            if get(k).scope not in ("derived", "growth") and k not in wide.columns
+        ]
+    )
+    if "_target" in wide.columns:
+        wide = _complete_targets(wide, wlist, dataset)
     for kpi_id in needed:
         kpi = get(kpi_id)
         if kpi.scope == "derived":
             wide = wide.with_columns(kpi.expr.alias(kpi_id))
+            samples = [f"{N_PREFIX}{d}" for d in kpi.sample_of if f"{N_PREFIX}{d}" in wide.columns]
+            if samples:
+                wide = wide.with_columns(pl.min_horizontal(samples).alias(f"{N_PREFIX}{kpi_id}"))
     public = [k for k in wanted if not get(k).per_stage and get(k).scope not in ("growth",)]
     long = wide.select(["_key", *by, *public]).unpivot(index=["_key", *by], variable_name="kpi", value_name="value")
+    counts = wide.select(
+        "_key",
+        *by,
+        *[
+            (pl.col(f"{N_PREFIX}{k}") if f"{N_PREFIX}{k}" in wide.columns else pl.lit(None)).cast(pl.Float64).alias(k)
+            for k in public
+        ],
+    ).unpivot(index=["_key", *by], variable_name="kpi", value_name="n")
+    long = long.join(counts, on=["_key", *by, "kpi"], how="left", nulls_equal=True, maintain_order="left")
     long = long.with_columns(pl.col("value").cast(pl.Float64), stage=pl.lit(None, pl.String))
     stage_frames = [
-        f.select("_key", *by, "kpi", pl.col("stage").cast(pl.String), pl.col("value").cast(pl.Float64))
+        f.select(
+            "_key",
+            *by,
+            "kpi",
+            pl.col("stage").cast(pl.String),
+            pl.col("value").cast(pl.Float64),
+            pl.col("n").cast(pl.Float64),
+        )
         for f in long_results
         if f.height
     ]
@@ -619,11 +785,14 @@ def report(
 
     frame = _compare(long, links, by, wide if "revenue_growth" in wanted else None)
     frame = _decorate(frame, by, dataset.stage_order)
+    frame = _with_notes(frame, wide, by, dataset, current=current, open_undated=open_undated and grain != "all")
     warnings = (
         list(dataset.warnings)
         if "stage_conversion" in wanted
         else [w for w in dataset.warnings if not w.startswith("Stage conversion")]
     )
+    if grain != "all" and any(get(k).scope in ("closed", "growth") for k in needed):
+        warnings += _undated_closed_warning(dataset)
     return Report(frame, {k: unavailable[k] for k in requested if k in unavailable}, warnings)
 
 
@@ -777,18 +946,21 @@ def _data_start(dataset: Dataset) -> date:
 
 
 def _merge(
-    plans: list[tuple[list[KPI], pl.LazyFrame]],
+    plans: list[tuple[list[KPI], pl.LazyFrame, frozenset[str] | None]],
     results: list[pl.DataFrame],
     wf: pl.DataFrame,
     by: Sequence[str],
 ) -> pl.DataFrame:
-    """Join every scope's aggregates on (window, segment); additive KPIs with no rows are 0."""
+    """Join every scope's aggregates on (window, segment); additive KPIs with no rows are 0 in the windows the scope
+    was computed for (all, or the ``frozenset`` of window keys a plan names), unknown in the others."""
     keys = ["_key", *by]
     per_scope: dict[int, list[pl.DataFrame]] = {}
     members_of: dict[int, list[KPI]] = {}
-    for (members, _), result in zip(plans, results, strict=True):
+    computed: dict[int, frozenset[str] | None] = {}
+    for (members, _, windows), result in zip(plans, results, strict=True):
         per_scope.setdefault(id(members), []).append(result)
         members_of[id(members)] = members
+        computed[id(members)] = windows
     frames = [pl.concat(parts, how="vertical_relaxed") for parts in per_scope.values()]
     if by:
         combos = [f.select([pl.col(d).cast(pl.String) for d in by]) for f in frames]
@@ -803,13 +975,61 @@ def _merge(
         frame = frame.with_columns([pl.col(d).cast(pl.String) for d in by], __rows=pl.lit(True))
         wide = wide.join(frame, on=keys, how="left")
         # a window or segment without rows adds up to 0; a value the rows left unknown stays unknown
+        empty = pl.col("__rows").is_null()
+        if computed[sid] is not None:
+            empty = empty & pl.col("_key").is_in(sorted(computed[sid] or ()))
         fills = [
-            pl.when(pl.col("__rows").is_null()).then(pl.col(k.id).fill_null(0)).otherwise(pl.col(k.id)).alias(k.id)
+            pl.when(empty).then(pl.col(name).fill_null(0)).otherwise(pl.col(name)).alias(name)
             for k in members_of[sid]
-            if k.additive
+            for name in (k.id, f"{N_PREFIX}{k.id}")
+            if name in frame.columns and (k.additive or name.startswith(N_PREFIX))
         ]
         wide = wide.with_columns(fills).drop("__rows")
     return wide
+
+
+N_PREFIX = "__n_"
+"""Prefix of the columns holding how many records each KPI's value rests on."""
+STALE_HELPERS = ("_stale_pipeline", "_stale_deals")
+"""What a running period's open-pipeline notes read: the open pipeline already past due before the period."""
+
+
+def _has_close_dates(dataset: Dataset) -> bool:
+    return (
+        dataset.has("deals")
+        and "close_date" in dataset.table("deals").columns
+        and "status" in dataset.table("deals").columns
+    )
+
+
+def all_open_undated(dataset: Dataset) -> bool:
+    """True when the deals have open deals and none of them has an expected close date."""
+    if not _has_close_dates(dataset):
+        return False
+    undated = _open_undated(dataset.table("deals"))
+    return undated is not None and undated[0] == undated[1]
+
+
+def _state_plans(
+    lf: pl.LazyFrame, keys: frozenset[str], dims: Sequence[str], aggs: list[pl.Expr]
+) -> list[pl.LazyFrame]:
+    """The pipeline on the as-of date (every open deal, whatever its close date), for the windows ``keys``."""
+    if not keys:
+        return []
+    grouped = lf.group_by(list(dims)).agg(aggs) if dims else lf.select(aggs)
+    return [grouped.with_columns(_key=pl.lit(key)) for key in sorted(keys)]
+
+
+def _stale_plans(
+    lf: pl.LazyFrame, windows: Sequence[Window], dims: Sequence[str], aggs: list[pl.Expr]
+) -> list[pl.LazyFrame]:
+    """Open deals due before each window's period (past due on the as-of date): the pipeline a period leaves out."""
+    plans = []
+    for w in windows:
+        part = lf.filter(pl.col("close_date") < w.period.start)
+        grouped = part.group_by(list(dims)).agg(aggs) if dims else part.select(aggs)
+        plans.append(grouped.with_columns(_key=pl.lit(w.key)))
+    return plans
 
 
 def _compare(
@@ -825,16 +1045,26 @@ def _compare(
         orient="row",
     )
     current = long.join(link, on="_key", how="inner")
-    other = long.rename({"_key": "_other", "value": "_v"})
+    other = long.rename({"_key": "_other", "value": "_v", "n": "_n"})
     frame = current.join(
-        other.rename({"_other": "_prev", "_v": "previous"}), on=["_prev", *keys], how="left", nulls_equal=True
-    ).join(other.rename({"_other": "_yoy", "_v": "last_year"}), on=["_yoy", *keys], how="left", nulls_equal=True)
+        other.rename({"_other": "_prev", "_v": "previous", "_n": "previous_n"}),
+        on=["_prev", *keys],
+        how="left",
+        nulls_equal=True,
+    ).join(
+        other.rename({"_other": "_yoy", "_v": "last_year", "_n": "last_year_n"}),
+        on=["_yoy", *keys],
+        how="left",
+        nulls_equal=True,
+    )
     # open-pipeline KPIs describe the pipeline as of the export date: another period's value from the same export
     # is not what it was then (that needs snapshot history), so they get no comparison
     as_of_only = pl.col("kpi").is_in(sorted(POINT_IN_TIME))
     frame = frame.with_columns(
-        previous=pl.when(as_of_only).then(None).otherwise(pl.col("previous")),
-        last_year=pl.when(as_of_only).then(None).otherwise(pl.col("last_year")),
+        [
+            pl.when(as_of_only).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("previous", "last_year", "previous_n", "last_year_n")
+        ]
     )
     if wide is not None:
         growth = _growth(wide, link, by)
@@ -843,7 +1073,7 @@ def _compare(
 
 
 def _point_in_time(kpi: KPI) -> bool:
-    return kpi.scope == "open" or any(_point_in_time(BY_ID[d]) for d in dependencies(kpi) if d != kpi.id)
+    return kpi.scope in OPEN_SCOPES or any(_point_in_time(BY_ID[d]) for d in dependencies(kpi) if d != kpi.id)
 
 
 POINT_IN_TIME = frozenset(k.id for k in REGISTRY if _point_in_time(k))
@@ -851,20 +1081,27 @@ POINT_IN_TIME = frozenset(k.id for k in REGISTRY if _point_in_time(k))
 
 
 def _growth(wide: pl.DataFrame, link: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
-    revenue = wide.select("_key", *by, pl.col("won_revenue").cast(pl.Float64))
-    prev = revenue.rename({"_key": "_prev", "won_revenue": "_before"})
+    won = f"{N_PREFIX}won_revenue"
+    revenue = wide.select(
+        "_key", *by, pl.col("won_revenue").cast(pl.Float64), pl.col(won).cast(pl.Float64).alias("_won")
+    )
+    prev = revenue.rename({"_key": "_prev", "won_revenue": "_before", "_won": "_won_before"})
     joined = revenue.join(link, on="_key", how="inner").join(prev, on=["_prev", *by], how="left", nulls_equal=True)
     return joined.select(
         "_key",
         *by,
         kpi=pl.lit("revenue_growth"),
         value=pl.when(pl.col("_before") != 0).then((pl.col("won_revenue") - pl.col("_before")) / pl.col("_before")),
+        # a growth rests on the won deals of both periods: the fewer of the two
+        n=pl.min_horizontal("_won", "_won_before"),
         stage=pl.lit(None, pl.String),
         _prev=pl.col("_prev"),
         _yoy=pl.col("_yoy"),
         period_to_date=pl.col("period_to_date"),
         previous=pl.lit(None, pl.Float64),
+        previous_n=pl.lit(None, pl.Float64),
         last_year=pl.lit(None, pl.Float64),
+        last_year_n=pl.lit(None, pl.Float64),
     )
 
 
@@ -879,6 +1116,7 @@ def _decorate(frame: pl.DataFrame, by: Sequence[str], stage_order: Sequence[str]
             "unit": [k.unit for k in REGISTRY],
             "direction": [k.direction for k in REGISTRY],
             "_order": list(range(len(ids))),
+            "_min": [k.min_sample for k in REGISTRY],
         }
     )
     out = frame.join(meta, on="kpi", how="left").with_columns(
@@ -894,7 +1132,12 @@ def _decorate(frame: pl.DataFrame, by: Sequence[str], stage_order: Sequence[str]
     stage_rank = (
         pl.col("stage").str.split(" → ").list.first().replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
     )
-    out = out.with_columns(_srank=stage_rank)
+    counts = [pl.col(c).cast(pl.Float64).round(0).cast(pl.Int64) for c in ("n", "previous_n", "last_year_n")]
+    out = out.with_columns(counts).with_columns(
+        _srank=stage_rank,
+        # too few records for a change to be a finding (a KPI's minimum; a census never is)
+        small_sample=((pl.col("_min") > 0) & (pl.col("n") < pl.col("_min"))).fill_null(False),
+    )
     return out.sort(["_porder", "_order", *by, "_srank", "stage"], nulls_last=True).select(
         "kpi",
         "label",
@@ -912,4 +1155,123 @@ def _decorate(frame: pl.DataFrame, by: Sequence[str], stage_order: Sequence[str]
         "delta_pct",
         "last_year_delta",
         "period_to_date",
+        "n",
+        "previous_n",
+        "last_year_n",
+        "small_sample",
     )
+
+
+TARGET_NOTED = ("quota_attainment", "pipeline_coverage")
+"""KPIs read against a target: they say which months of the period have none."""
+STALE_NOTED = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "_open_deals")
+"""KPIs of the pipeline due in a period: they say how much past-due pipeline sits before it."""
+
+
+def _with_notes(
+    frame: pl.DataFrame,
+    wide: pl.DataFrame,
+    by: Sequence[str],
+    dataset: Dataset,
+    *,
+    current: set[str],
+    open_undated: bool,
+) -> pl.DataFrame:
+    """A ``note`` per row: what a manager should know before reading the value (a target missing some months, the
+    past-due pipeline a period leaves out, too few records for a finding, a state of the pipeline in another
+    period); null when there is nothing to say."""
+    keys = ["period", *by]
+    per_kpi: list[dict[str, object]] = []
+    rows = wide.rename({"_key": "period"}).with_columns([pl.col(d).cast(pl.String) for d in by])
+    currency_of = "currency" if "currency" in by else None
+    if "__target_missing" in rows.columns:
+        for row in rows.filter(pl.col("__target_missing").is_not_null()).iter_rows(named=True):
+            for kpi in TARGET_NOTED:
+                per_kpi.append(
+                    {**{k: row[k] for k in keys}, "kpi": kpi, "note": f"no target for {row['__target_missing']}"}
+                )
+    if "_stale_deals" in rows.columns:
+        for row in rows.filter(pl.col("_stale_deals") > 0).iter_rows(named=True):
+            money = format_value(
+                row["_stale_pipeline"],
+                "currency",
+                str(row[currency_of] if currency_of else dataset.currency),
+                compact=True,
+            )
+            count = int(row["_stale_deals"])
+            text = (
+                f"not counted: {money} in {count:,} open deal{'s' if count != 1 else ''} due before {row['period']} "
+                "(past due: update their close dates or close them)"
+            )
+            per_kpi += [{**{k: row[k] for k in keys}, "kpi": kpi, "note": text} for kpi in STALE_NOTED]
+    as_of = f"{dataset.as_of:%d %b %Y}"
+    state = [k.id for k in REGISTRY if k.scope == "pipeline"]
+    undated = [k.id for k in REGISTRY if k.scope == "open" or (open_undated and k.id == "sales_velocity")]
+    for period in frame.get_column("period").unique().to_list():
+        if period in current:
+            if open_undated:
+                text = "no open deal has an expected close date: every open deal is counted, whatever its period"
+                per_kpi += [{"period": period, "kpi": k, "note": text} for k in undated]
+            continue
+        text = f"a state of the pipeline on {as_of}: for {period} it needs a snapshot kept then (weekly history)"
+        per_kpi += [{"period": period, "kpi": k, "note": text} for k in state]
+        if open_undated:
+            text = f"no open deal has an expected close date: only the period holding {as_of} has an open pipeline"
+            per_kpi += [{"period": period, "kpi": k, "note": text} for k in undated]
+    indexed = frame.with_row_index("__row")
+    small = indexed.filter(pl.col("small_sample")).select("__row", "kpi", "n")
+    notes = [
+        pl.DataFrame(
+            {
+                "__row": small.get_column("__row"),
+                "__sample": [sample_note(k, n) for k, n in small.select("kpi", "n").iter_rows()],
+            },
+            schema={"__row": pl.UInt32, "__sample": pl.String},
+        )
+    ]
+    out = indexed.join(notes[0], on="__row", how="left", maintain_order="left")
+    if per_kpi:
+        found = (
+            pl.DataFrame(per_kpi, schema={**{k: pl.String for k in keys}, "kpi": pl.String, "note": pl.String})
+            .group_by([*keys, "kpi"], maintain_order=True)
+            .agg(pl.col("note").unique(maintain_order=True).str.join("; ").alias("__other"))
+        )
+        out = out.join(found, on=[*keys, "kpi"], how="left", nulls_equal=True, maintain_order="left").with_columns(
+            __other=pl.when(pl.col("stage").is_null()).then(pl.col("__other"))
+        )
+    else:
+        out = out.with_columns(__other=pl.lit(None, pl.String))
+    note = pl.concat_str(["__sample", "__other"], separator="; ", ignore_nulls=True)
+    return out.with_columns(note=pl.when(note != "").then(note)).drop("__row", "__sample", "__other")
+
+
+def _undated_closed_warning(dataset: Dataset) -> list[str]:
+    """What a period view cannot place: closed deals without a close date (all time counts them)."""
+    if not _has_close_dates(dataset):
+        return []
+    won, lost = _closed_undated(dataset.table("deals"))
+    if not won and not lost:
+        return []
+    parts = [f"{won:,} won" if won else "", f"{lost:,} lost" if lost else ""]
+    what = " and ".join(p for p in parts if p)
+    return [
+        f"{what} deal(s) have no close date: no period can place them, so period figures leave them out; all-time "
+        "figures (grain: all) count them. Export the close date with them."
+    ]
+
+
+def _closed_undated(frame: pl.DataFrame) -> tuple[int, int]:
+    """(won, lost) deals of a deals table without a close date, remembered per frame (asked on every evaluation)."""
+    key = id(frame)
+    if key not in _CLOSED_UNDATED:
+        undated = pl.col("close_date").is_null()
+        won, lost = frame.select(
+            ((pl.col("status") == "won") & undated).sum().alias("won"),
+            ((pl.col("status") == "lost") & undated).sum().alias("lost"),
+        ).row(0)
+        _CLOSED_UNDATED[key] = (int(won), int(lost))
+        weakref.finalize(frame, _CLOSED_UNDATED.pop, key, None)
+    return _CLOSED_UNDATED[key]
+
+
+_CLOSED_UNDATED: dict[int, tuple[int, int]] = {}

@@ -510,8 +510,9 @@ def _prepare_deals(
         ).row(0)
         if undated and undated < open_deals:
             warnings.append(
-                f"{undated:,} of {open_deals:,} open deals have no expected close date: open pipeline, weighted "
-                "pipeline, coverage, past-due and stalled deals leave them out (they fall in no period)."
+                f"{undated:,} of {open_deals:,} open deals have no expected close date: the open pipeline, weighted "
+                "pipeline and coverage of a period leave them out (no period can place them; all time counts them), "
+                "and they cannot be past due."
             )
     if history is None or not history.height:
         warnings.append(

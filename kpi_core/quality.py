@@ -74,7 +74,8 @@ def check_table(
                 "closed deal without a close date",
                 pl.col("close_date").is_null() & pl.col("status").is_in(["won", "lost"]),
                 "warning",
-                "in no period: left out of won revenue, win rate and cycle",
+                "in no period: counted in all-time won revenue, deals won, win rate and deal size, left out of every "
+                "period and of the sales cycle",
                 cols,
             )
             rule(

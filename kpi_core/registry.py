@@ -24,6 +24,8 @@ Scope = Literal[
     "closed",
     "created",
     "open",
+    "pipeline",
+    "stale",
     "activities",
     "leads",
     "spend",
@@ -59,6 +61,15 @@ SCOPES: Mapping[str, ScopeSpec] = MappingProxyType(
             "close_date",
             "close date (open deals as of the as-of date)",
             "a deals export with open deals, amount and close date",
+        ),
+        "pipeline": ScopeSpec(
+            "deals",
+            None,
+            "as of the as-of date (every open deal, whatever its close date)",
+            "a deals export with open deals",
+        ),
+        "stale": ScopeSpec(
+            "deals", "close_date", "close date (open deals due before the period)", "a deals export with open deals"
         ),
         "activities": ScopeSpec(
             "activities", "day", "activity date", "an activities export (calls, emails, meetings) with owner and date"
@@ -135,6 +146,16 @@ class KPI:
     additive: bool = False
     per_stage: bool = False
     internal: bool = False
+    dated: bool = False
+    """True when the KPI needs open deals placed in periods by their expected close date (pipeline coverage)."""
+    sample: pl.Expr | None = None
+    """How many records the value rests on (an aggregation over the same rows as ``expr``)."""
+    sample_of: tuple[str, ...] = ()
+    """For a KPI built from others: the KPIs whose records it rests on (the fewest of theirs count)."""
+    min_sample: int = 0
+    """The fewest records for a change or a comparison of the value to be a finding (0: a census, always one)."""
+    sample_words: str = ""
+    """What the records are, in the plural ("closed deals")."""
 
     @property
     def time_anchor(self) -> str:
@@ -169,6 +190,11 @@ class KPI:
 
 
 AMOUNT = pl.col("amount")
+N_WON = WON.sum()
+N_CLOSED = CLOSED.sum()
+N_WON_AMOUNT = (WON & AMOUNT.is_not_null()).sum()
+N_CYCLES = (WON & pl.col("cycle_days").is_not_null()).sum()
+N_START = (pl.col("mrr_start") > 0).sum()
 # won deals whose amounts are all missing have an unknown revenue, not a revenue of 0 (no won deal: 0)
 won_amount = pl.when(WON.any() & (AMOUNT.filter(WON).count() == 0)).then(None).otherwise(AMOUNT.filter(WON).sum())
 won_count = WON.sum()
@@ -189,6 +215,9 @@ REGISTRY: tuple[KPI, ...] = (
         won_amount,
         rows=WON,
         additive=True,
+        sample=N_WON,
+        min_sample=10,
+        sample_words="won deals",
     ),
     KPI(
         "revenue_growth",
@@ -202,6 +231,9 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "growth",
         pl.col("won_revenue"),
+        sample_of=("won_revenue",),
+        min_sample=10,
+        sample_words="won deals",
     ),
     KPI(
         "deals_won",
@@ -217,6 +249,9 @@ REGISTRY: tuple[KPI, ...] = (
         won_count,
         rows=WON,
         additive=True,
+        sample=N_WON,
+        min_sample=10,
+        sample_words="won deals",
     ),
     KPI(
         "avg_deal_size",
@@ -231,6 +266,9 @@ REGISTRY: tuple[KPI, ...] = (
         "closed",
         ratio(won_amount, won_count.cast(pl.Float64)),
         rows=WON,
+        sample=N_WON_AMOUNT,
+        min_sample=10,
+        sample_words="won deals with an amount",
     ),
     KPI(
         "quota_attainment",
@@ -244,6 +282,9 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "derived",
         ratio(pl.col("won_revenue"), pl.col("_target")),
+        sample_of=("won_revenue",),
+        min_sample=10,
+        sample_words="won deals",
     ),
     KPI(
         "profit_margin",
@@ -261,6 +302,9 @@ REGISTRY: tuple[KPI, ...] = (
             AMOUNT.filter(WON & pl.col("gross_profit").is_not_null()).sum(),
         ),
         rows=WON,
+        sample=(WON & pl.col("gross_profit").is_not_null()).sum(),
+        min_sample=10,
+        sample_words="won deals with a gross profit",
     ),
     KPI(
         "mrr",
@@ -275,6 +319,8 @@ REGISTRY: tuple[KPI, ...] = (
         "subscriptions",
         pl.col("mrr_end").sum(),
         additive=True,
+        sample=(pl.col("mrr_end") > 0).sum(),
+        sample_words="paying customers",
     ),
     KPI(
         "arr",
@@ -288,6 +334,8 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "derived",
         pl.col("mrr") * 12,
+        sample_of=("mrr",),
+        sample_words="paying customers",
     ),
     # Sales activity (leading, input)
     KPI(
@@ -303,6 +351,8 @@ REGISTRY: tuple[KPI, ...] = (
         "activities",
         pl.len(),
         additive=True,
+        sample=pl.len(),
+        sample_words="activities",
     ),
     KPI(
         "calls",
@@ -318,6 +368,8 @@ REGISTRY: tuple[KPI, ...] = (
         (pl.col("type") == "call").sum(),
         rows=pl.col("type") == "call",
         additive=True,
+        sample=(pl.col("type") == "call").sum(),
+        sample_words="calls",
     ),
     KPI(
         "emails",
@@ -333,6 +385,8 @@ REGISTRY: tuple[KPI, ...] = (
         (pl.col("type") == "email").sum(),
         rows=pl.col("type") == "email",
         additive=True,
+        sample=(pl.col("type") == "email").sum(),
+        sample_words="emails",
     ),
     KPI(
         "meetings",
@@ -348,6 +402,8 @@ REGISTRY: tuple[KPI, ...] = (
         (pl.col("type") == "meeting").sum(),
         rows=pl.col("type") == "meeting",
         additive=True,
+        sample=(pl.col("type") == "meeting").sum(),
+        sample_words="meetings",
     ),
     KPI(
         "activities_per_rep_week",
@@ -361,6 +417,8 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "derived",
         ratio(pl.col("activities").cast(pl.Float64), pl.col("_active_reps") * pl.col("_weeks")),
+        sample_of=("activities",),
+        sample_words="activities",
     ),
     KPI(
         "lead_response_hours",
@@ -375,6 +433,9 @@ REGISTRY: tuple[KPI, ...] = (
         "leads",
         pl.col("response_hours").filter(pl.col("response_hours") >= 0).median(),
         rows=pl.col("response_hours") >= 0,
+        sample=(pl.col("response_hours") >= 0).sum(),
+        min_sample=10,
+        sample_words="leads answered",
     ),
     KPI(
         "leads_contacted_1h",
@@ -392,6 +453,9 @@ REGISTRY: tuple[KPI, ...] = (
             pl.len().cast(pl.Float64),
         ),
         rows=pl.col("lead_id").is_not_null(),
+        sample=pl.len(),
+        min_sample=20,
+        sample_words="leads",
     ),
     # Pipeline and effectiveness
     KPI(
@@ -407,6 +471,8 @@ REGISTRY: tuple[KPI, ...] = (
         "created",
         pl.len(),
         additive=True,
+        sample=pl.len(),
+        sample_words="deals created",
     ),
     KPI(
         "pipeline_created",
@@ -421,6 +487,8 @@ REGISTRY: tuple[KPI, ...] = (
         "created",
         AMOUNT.sum(),
         additive=True,
+        sample=pl.len(),
+        sample_words="deals created",
     ),
     KPI(
         "lead_conversion_rate",
@@ -435,6 +503,9 @@ REGISTRY: tuple[KPI, ...] = (
         "leads",
         ratio(pl.col("converted").fill_null(False).sum(), pl.len().cast(pl.Float64)),
         rows=pl.col("lead_id").is_not_null(),
+        sample=pl.len(),
+        min_sample=20,
+        sample_words="leads",
     ),
     KPI(
         "win_rate",
@@ -449,6 +520,9 @@ REGISTRY: tuple[KPI, ...] = (
         "closed",
         ratio(won_count, CLOSED.sum().cast(pl.Float64)),
         rows=CLOSED,
+        sample=N_CLOSED,
+        min_sample=10,
+        sample_words="closed deals",
     ),
     KPI(
         "win_rate_value",
@@ -463,6 +537,9 @@ REGISTRY: tuple[KPI, ...] = (
         "closed",
         ratio(won_amount, AMOUNT.filter(CLOSED).sum()),
         rows=CLOSED,
+        sample=CLOSED.sum(),
+        min_sample=10,
+        sample_words="closed deals",
     ),
     KPI(
         "sales_cycle_days",
@@ -477,6 +554,9 @@ REGISTRY: tuple[KPI, ...] = (
         "closed",
         pl.col("cycle_days").filter(WON).mean(),
         rows=WON,
+        sample=N_CYCLES,
+        min_sample=10,
+        sample_words="won deals with a cycle",
     ),
     KPI(
         "sales_cycle_days_median",
@@ -491,6 +571,9 @@ REGISTRY: tuple[KPI, ...] = (
         "closed",
         pl.col("cycle_days").filter(WON).median(),
         rows=WON,
+        sample=N_CYCLES,
+        min_sample=10,
+        sample_words="won deals with a cycle",
     ),
     KPI(
         "open_pipeline",
@@ -506,6 +589,8 @@ REGISTRY: tuple[KPI, ...] = (
         AMOUNT.sum(),
         rows=OPEN,
         additive=True,
+        sample=pl.len(),
+        sample_words="open deals",
     ),
     KPI(
         "weighted_pipeline",
@@ -521,6 +606,8 @@ REGISTRY: tuple[KPI, ...] = (
         (AMOUNT * pl.col("win_probability")).sum(),
         rows=OPEN,
         additive=True,
+        sample=pl.len(),
+        sample_words="open deals",
     ),
     KPI(
         "pipeline_coverage",
@@ -534,6 +621,9 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "derived",
         ratio(pl.col("open_pipeline"), pl.col("_target") - pl.col("won_revenue"), positive=True),
+        dated=True,
+        sample_of=("open_pipeline",),
+        sample_words="open deals",
     ),
     KPI(
         "sales_velocity",
@@ -547,6 +637,9 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "derived",
         ratio(pl.col("_open_deals") * pl.col("win_rate") * pl.col("avg_deal_size"), pl.col("sales_cycle_days")),
+        sample_of=("win_rate", "sales_cycle_days"),
+        min_sample=10,
+        sample_words="closed deals",
     ),
     KPI(
         "stage_conversion",
@@ -561,6 +654,8 @@ REGISTRY: tuple[KPI, ...] = (
         "stages",
         pl.col("reached"),
         per_stage=True,
+        min_sample=10,
+        sample_words="deals that reached the stage",
     ),
     KPI(
         "time_in_stage_days",
@@ -575,36 +670,42 @@ REGISTRY: tuple[KPI, ...] = (
         "stage_visits",
         pl.col("days").mean(),
         per_stage=True,
+        min_sample=10,
+        sample_words="deals that left the stage",
     ),
     KPI(
         "stalled_deals",
         "Stalled deals",
         "Open deals stuck in their stage 1.5x longer than that stage's median, or with no activity for 30 days. Each one needs a next step or an honest close-lost.",
-        "open deals whose time in current stage exceeds 1.5x that stage's median, or with no activity for 30 days",
+        "open deals (whatever their close date) whose time in current stage exceeds 1.5x that stage's median, or with no activity for 30 days, on the as-of date",
         "pipeline",
         "leading",
         "input",
         "count",
         "down",
-        "open",
+        "pipeline",
         pl.col("stalled").sum(),
         rows=pl.col("stalled"),
         additive=True,
+        sample=pl.len(),
+        sample_words="open deals",
     ),
     KPI(
         "overdue_deals",
         "Past-due open deals",
         "Open deals whose close date is already past: the forecast is stale until they are updated or closed.",
-        "open deals whose close date is before the as-of date",
+        "open deals whose close date is before the as-of date, whatever period they were due in (a state of the pipeline on the as-of date)",
         "pipeline",
         "leading",
         "input",
         "count",
         "down",
-        "open",
+        "pipeline",
         pl.col("overdue").sum(),
         rows=pl.col("overdue"),
         additive=True,
+        sample=pl.len(),
+        sample_words="open deals",
     ),
     KPI(
         "forecast_accuracy",
@@ -633,6 +734,8 @@ REGISTRY: tuple[KPI, ...] = (
         "customers",
         pl.col("account").n_unique(),
         additive=True,
+        sample=pl.col("account").n_unique(),
+        sample_words="new customers",
     ),
     KPI(
         "cac",
@@ -646,6 +749,9 @@ REGISTRY: tuple[KPI, ...] = (
         "down",
         "derived",
         ratio(pl.col("_spend"), pl.col("new_customers").cast(pl.Float64)),
+        sample_of=("new_customers",),
+        min_sample=10,
+        sample_words="new customers",
     ),
     KPI(
         "churn_rate",
@@ -662,6 +768,9 @@ REGISTRY: tuple[KPI, ...] = (
             ((pl.col("mrr_start") > 0) & (pl.col("mrr_end") <= 0)).sum(),
             (pl.col("mrr_start") > 0).sum().cast(pl.Float64),
         ),
+        sample=N_START,
+        min_sample=20,
+        sample_words="customers at the period's start",
     ),
     KPI(
         "revenue_churn_rate",
@@ -678,6 +787,9 @@ REGISTRY: tuple[KPI, ...] = (
             (pl.col("mrr_start") - pl.col("mrr_end")).clip(lower_bound=0).filter(pl.col("mrr_start") > 0).sum(),
             pl.col("mrr_start").sum(),
         ),
+        sample=N_START,
+        min_sample=20,
+        sample_words="customers at the period's start",
     ),
     KPI(
         "net_revenue_retention",
@@ -691,6 +803,9 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "subscriptions",
         ratio(pl.col("mrr_end").filter(pl.col("mrr_start") > 0).sum(), pl.col("mrr_start").sum()),
+        sample=N_START,
+        min_sample=20,
+        sample_words="customers at the period's start",
     ),
     KPI(
         "cltv",
@@ -706,6 +821,9 @@ REGISTRY: tuple[KPI, ...] = (
         ratio(
             pl.col("_arpa") * pl.coalesce(pl.col("profit_margin"), pl.col("_default_margin")), pl.col("_monthly_churn")
         ),
+        sample_of=("_monthly_churn",),
+        min_sample=20,
+        sample_words="customers at the period's start",
     ),
     KPI(
         "ltv_cac_ratio",
@@ -719,6 +837,9 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "derived",
         ratio(pl.col("cltv"), pl.col("cac")),
+        sample_of=("cac",),
+        min_sample=10,
+        sample_words="new customers",
     ),
     KPI(
         "upsell_rate",
@@ -733,6 +854,9 @@ REGISTRY: tuple[KPI, ...] = (
         "closed",
         ratio(AMOUNT.filter(WON & pl.col("existing_customer")).sum(), won_amount),
         rows=WON,
+        sample=N_WON_AMOUNT,
+        min_sample=10,
+        sample_words="won deals with an amount",
     ),
 )
 """The public catalog, in display order."""
@@ -764,6 +888,38 @@ HELPERS: tuple[KPI, ...] = (
         "count",
         "up",
         "open",
+        pl.len(),
+        additive=True,
+        internal=True,
+        sample=pl.len(),
+        sample_words="open deals",
+    ),
+    KPI(
+        "_stale_pipeline",
+        "Past-due pipeline",
+        "",
+        "sum(amount) of open deals whose close date is before P",
+        "",
+        "leading",
+        "input",
+        "currency",
+        "down",
+        "stale",
+        AMOUNT.sum(),
+        additive=True,
+        internal=True,
+    ),
+    KPI(
+        "_stale_deals",
+        "Past-due open deals before the period",
+        "",
+        "count of open deals whose close date is before P",
+        "",
+        "leading",
+        "input",
+        "count",
+        "down",
+        "stale",
         pl.len(),
         additive=True,
         internal=True,
@@ -827,6 +983,9 @@ HELPERS: tuple[KPI, ...] = (
             (pl.col("mrr_start") > 0).sum() * pl.col("_months").first(),
         ),
         internal=True,
+        sample=N_START,
+        min_sample=20,
+        sample_words="customers at the period's start",
     ),
 )
 """Internal measures that derived KPIs read; never shown on their own."""
@@ -879,6 +1038,7 @@ def catalog_frame() -> pl.DataFrame:
                 "meaning": k.meaning,
                 "needs": k.needs,
                 "required": ", ".join(k.required_columns()) or ", ".join(dependencies(k)),
+                "finding_needs": finding_needs(k),
             }
             for k in REGISTRY
         ]
@@ -899,16 +1059,22 @@ UNIT_NAMES = {
 def catalog_markdown() -> str:
     """The catalog as a Markdown table (the README's copy is checked against this)."""
     lines = [
-        "| id | label | indicator | kind | unit | good | time anchor | formula |",
-        "|---|---|---|---|---|---|---|---|",
+        "| id | label | indicator | kind | unit | good | time anchor | formula | a finding needs |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for k in REGISTRY:
         formula = k.formula.replace("|", "\\|")
         lines.append(
             f"| `{k.id}` | {k.label} | {k.indicator} | {k.kind} | {UNIT_NAMES[k.unit]} | {k.direction} | "
-            f"{k.time_anchor} | {formula} |"
+            f"{k.time_anchor} | {formula} | {finding_needs(k)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def finding_needs(kpi: KPI) -> str:
+    """The fewest records behind a value for its change to be a finding, in words ("10 closed deals"); "—" for a
+    census (a count of what is there, such as the open pipeline), which is always one."""
+    return f"{kpi.min_sample} {kpi.sample_words}" if kpi.min_sample else "—"
 
 
 def target_status(kpi_id: str, value: float | None, elapsed: float) -> str | None:
@@ -938,3 +1104,42 @@ def why_unavailable(kpi_id: str, reason: str) -> str:
     """
     label = get(kpi_id).label
     return reason if reason.startswith(f"{label} ") else f"{label}: {reason}"
+
+
+_SINGULAR = {"deals": "deal", "leads": "lead", "customers": "customer", "activities": "activity", "calls": "call"}
+
+
+def sample_words(kpi_id: str, n: int) -> str:
+    """``n`` and what the records behind a KPI are: ``"3 closed deals"``, ``"1 closed deal"``.
+
+    >>> sample_words("win_rate", 3), sample_words("win_rate", 1), sample_words("churn_rate", 1)
+    ('3 closed deals', '1 closed deal', "1 customer at the period's start")
+    """
+    words = get(kpi_id).sample_words or "records"
+    if n == 1:
+        first, *_rest = [w for w in words.split(" ") if w in _SINGULAR or w.endswith("s")] or [""]
+        if first:
+            words = words.replace(first, _SINGULAR.get(first, first.removesuffix("s")), 1)
+    return f"{n:,} {words}"
+
+
+def is_small(kpi_id: str, n: int | None) -> bool:
+    """True when a KPI's value rests on fewer records than a finding needs (its ``min_sample``); a census never is.
+
+    >>> is_small("win_rate", 3), is_small("win_rate", 10), is_small("open_pipeline", 1), is_small("win_rate", None)
+    (True, False, False, False)
+    """
+    minimum = get(kpi_id).min_sample
+    return n is not None and minimum > 0 and n < minimum
+
+
+def sample_note(kpi_id: str, n: int | None) -> str | None:
+    """What a value resting on too few records says instead of a finding (None when it has enough).
+
+    >>> sample_note("win_rate", 3)
+    '3 closed deals: too few to tell (a finding needs 10)'
+    """
+    if not is_small(kpi_id, n):
+        return None
+    assert n is not None
+    return f"{sample_words(kpi_id, n)}: too few to tell (a finding needs {get(kpi_id).min_sample})"

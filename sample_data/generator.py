@@ -425,18 +425,21 @@ def generate(
         }
     ).with_columns(end_date=pl.when(pl.Series(sub_end[keep] >= 0)).then(pl.col("end_date")))
 
-    # --- monthly quotas per rep (won revenue) and monthly spend per region
+    # --- monthly quotas per rep (won revenue), set for the whole year, and monthly spend per region
     months = pl.date_range(date(start.year, start.month, 1), date(end.year, end.month, 1), "1mo", eager=True)
     month_labels = months.dt.strftime("%Y-%m").to_list()
+    plan = pl.date_range(date(start.year, start.month, 1), date(end.year, 12, 1), "1mo", eager=True)
+    plan_labels = plan.dt.strftime("%Y-%m").to_list()
     won_rev = deals_frame.filter(pl.col("status") == "won").group_by("owner").agg(pl.col("amount").sum())
     per_rep = dict(won_rev.iter_rows())
-    ramp = np.linspace(0.75, 1.3, len(month_labels))  # quotas rise with the company's growth
+    # quotas rise with the company's growth (the months still to come continue the same ramp)
+    ramp = 0.75 + (1.3 - 0.75) * np.arange(len(plan_labels)) / max(len(month_labels) - 1, 1)
     targets = pl.DataFrame(
         {
-            "period": [m for m in month_labels for _ in rep_names],
+            "period": [m for m in plan_labels for _ in rep_names],
             "kpi": "won_revenue",
             "value": [float(round(per_rep.get(o, 0.0) / 24 * 1.1 * r / 1000) * 1000) for r in ramp for o in rep_names],
-            "owner": [o for _ in month_labels for o in rep_names],
+            "owner": [o for _ in plan_labels for o in rep_names],
         }
     )
     lead_month = leads.group_by(pl.col("created_at").dt.strftime("%Y-%m").alias("period"), pl.col("owner")).len()

@@ -245,26 +245,41 @@ def test_weighted_pipeline_per_stage_when_lost_deals_keep_their_last_stage() -> 
 
 
 def test_open_deals_without_a_close_date() -> None:
-    """Open deals fall in a period by their expected close date. When none has one, the pipeline KPIs of a period
-    say so instead of showing 0; all time still adds every open deal; past-due deals need the date whatever the
-    period. When some lack it, the dataset says how many are left out."""
+    """Open deals fall in a period by their expected close date. When none has one (a Pipedrive export), the period
+    holding the as-of date counts every open deal and says so in a note, earlier periods have none, and what needs
+    the date (coverage of the period's target, past-due deals) says it is missing. When
+    some lack it, the dataset says how many are left out."""
     deals = pl.DataFrame(
         {
             "deal_id": ["w", "o1", "o2"],
             "stage": ["Closed Won", "Proposal", "Proposal"],
             "amount": [10.0, 100.0, 300.0],
+            "created_date": [date(2026, 1, 5), date(2026, 1, 10), date(2026, 3, 20)],
             "close_date": [date(2026, 3, 10), None, None],
         }
     )
-    undated = K.Dataset.prepare({"deals": deals}, as_of=date(2026, 3, 31))
-    quarter = K.report(undated, ["open_pipeline", "overdue_deals"], grain="quarter", periods=["2026-Q1"])
+    targets = pl.DataFrame({"period": ["2026-Q1", "2025-Q4"], "value": [1000.0, 1000.0]})
+    undated = K.Dataset.prepare({"deals": deals, "targets": targets}, as_of=date(2026, 3, 31))
+    kpis = ["open_pipeline", "pipeline_coverage", "overdue_deals"]
+    quarter = K.report(undated, kpis, grain="quarter", periods=["2025-Q4", "2026-Q1"], compare=False)
     assert quarter.unavailable == {
-        kpi: f"{label} needs the expected close date of open deals (it places each in a period): none of the 2 open "
-        "deals has one. Export the close date column with them."
-        for kpi, label in (("open_pipeline", "Open pipeline"), ("overdue_deals", "Past-due open deals"))
+        "overdue_deals": "Past-due open deals needs the expected close date of open deals: none of the 2 open deals "
+        "has one. Export the close date column with them.",
+        "pipeline_coverage": "Pipeline coverage needs the expected close date of open deals (it counts the pipeline "
+        "due in the period): none of the 2 open deals has one. Export the close date column with them.",
     }
+    every_open = "no open deal has an expected close date: every open deal is counted, whatever its period"
+    assert quarter.frame.select("period", "kpi", "value", "note").rows() == [
+        (
+            "2025-Q4",
+            "open_pipeline",
+            None,
+            "no open deal has an expected close date: only the period holding 31 Mar 2026 has an open pipeline",
+        ),
+        ("2026-Q1", "open_pipeline", 400.0, every_open),
+    ]
     every = K.report(undated, ["open_pipeline", "overdue_deals"], grain="all", periods=["all"], compare=False)
-    assert every.frame.select("kpi", "value").rows() == [("open_pipeline", 400.0)]
+    assert every.frame.select("kpi", "value", "note").rows() == [("open_pipeline", 400.0, None)]
     assert list(every.unavailable) == ["overdue_deals"]
 
     partly = K.Dataset.prepare(
@@ -274,8 +289,8 @@ def test_open_deals_without_a_close_date() -> None:
     value = K.evaluate(partly, ["open_pipeline"], grain="quarter", periods=["2026-Q1"], compare=False)["value"]
     assert value.to_list() == [100.0]
     assert [w for w in partly.warnings if "expected close date" in w] == [
-        "1 of 2 open deals have no expected close date: open pipeline, weighted pipeline, coverage, past-due and "
-        "stalled deals leave them out (they fall in no period)."
+        "1 of 2 open deals have no expected close date: the open pipeline, weighted pipeline and coverage of a period "
+        "leave them out (no period can place them; all time counts them), and they cannot be past due."
     ]
 
 

@@ -37,7 +37,7 @@ EXPECTED_MARCH = {
     "weighted_pipeline": 16.0,
     "pipeline_coverage": 80 / (800 - 400),
     "sales_velocity": 1 * (2 / 3) * 200 / 37,
-    "stalled_deals": 0.0,
+    "stalled_deals": 1.0,  # d5: no activity since it was created on 10 Feb (49 days); due in April, stalled now
     "overdue_deals": 1.0,  # d6 closes March 25, still open
     "new_customers": 1.0,  # A: first subscription and first won deal in March
     "cac": 1500.0,
@@ -80,18 +80,22 @@ def test_comparisons_for_march(small: K.Dataset) -> None:
 
 
 def test_april_open_pipeline_and_stalled(small: K.Dataset) -> None:
-    frame = K.evaluate(
-        small,
-        ["open_pipeline", "weighted_pipeline", "stalled_deals", "overdue_deals"],
-        periods=["2026-04"],
-        compare=False,
-    )
-    assert dict(frame.select("kpi", "value").rows()) == {
-        "open_pipeline": 400.0,
-        "weighted_pipeline": 200.0,
-        "stalled_deals": 1.0,  # d5: no activity since it was created on Feb 10
-        "overdue_deals": 0.0,
-    }
+    """April's open pipeline is the open deals due in April. Stalled and past-due deals are a state of the pipeline on
+    the as-of date (31 March): they belong to March, the period holding it, whatever period each deal is due in;
+    April, not yet begun, has none to tell."""
+    kpis = ["open_pipeline", "weighted_pipeline", "stalled_deals", "overdue_deals"]
+    frame = K.evaluate(small, kpis, periods=["2026-03", "2026-04"], compare=False)
+    state = "a state of the pipeline on 31 Mar 2026: for 2026-04 it needs a snapshot kept then (weekly history)"
+    assert frame.select("period", "kpi", "value", "n", "note").rows() == [
+        ("2026-03", "open_pipeline", 80.0, 1, None),  # d6, due 25 March
+        ("2026-03", "weighted_pipeline", 16.0, 1, None),
+        ("2026-03", "stalled_deals", 1.0, 2, None),  # d5 (due in April): no activity since it was created on 10 Feb
+        ("2026-03", "overdue_deals", 1.0, 2, None),  # d6
+        ("2026-04", "open_pipeline", 400.0, 1, None),  # d5
+        ("2026-04", "weighted_pipeline", 200.0, 1, None),
+        ("2026-04", "stalled_deals", None, None, state),
+        ("2026-04", "overdue_deals", None, None, state),
+    ]
 
 
 def test_by_region_through_the_reps_lookup(small: K.Dataset) -> None:
