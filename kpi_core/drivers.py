@@ -32,6 +32,7 @@ from kpi_core import periods as P
 from kpi_core.engine import mixed_currencies
 from kpi_core.model import DataError, Dataset
 from kpi_core.periods import Grain, Period
+from kpi_core.registry import get, is_small, sample_words
 
 EFFECTS: tuple[str, ...] = ("closed_deals", "win_rate", "deal_size")
 LABELS = {"closed_deals": "Closed deals", "win_rate": "Win rate", "deal_size": "Deal size"}
@@ -59,6 +60,20 @@ class Drivers:
     by: str | None = None
     period_to_date: bool = False
 
+    @property
+    def too_few(self) -> str | None:
+        """Why the split is not a finding: fewer closed deals in either period than a win rate needs (the registry's
+        minimum); None when both have enough."""
+        counts = [(self.after.get("closed_deals"), self.period), (self.before.get("closed_deals"), self.compared_with)]
+        for count, label in counts:
+            n = int(count or 0)
+            if is_small("win_rate", n):
+                return (
+                    f"{sample_words('win_rate', n)} in {label}: too few to tell which driver moved revenue (a "
+                    f"finding needs {get('win_rate').min_sample})"
+                )
+        return None
+
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of ``python -m kpi_core drivers``."""
         columns = [*([self.by] if self.by else []), "change", *EFFECTS]
@@ -68,6 +83,12 @@ class Drivers:
             "change": self.change,
             "effects": dict(self.effects),
             "rows": self.rows.select(columns).to_dicts(),
+            "n": {
+                "closed_deals": self.after.get("closed_deals"),
+                "closed_deals_before": self.before.get("closed_deals"),
+            },
+            "small_sample": self.too_few is not None,
+            "note": self.too_few,
         }
 
 
@@ -325,6 +346,10 @@ def explain(found: Drivers, currency: str = "USD") -> str:
         against = f"the same days of {other}" + (f" (to {day})" if day else "")
     if change == 0 and all(v == 0 for v in found.effects.values()):
         return f"Won revenue did not change against {against}."
+    if found.too_few:  # a change, but no driver can be named from so few deals
+        verb = "rose" if change > 0 else "fell" if change < 0 else "did not change overall"
+        amount = f" {_money(abs(change), currency)}" if change else ""
+        return f"Won revenue {verb}{amount} against {against}; {found.too_few}."
     verb = "rose" if change > 0 else "fell" if change < 0 else "did not change overall"
     amount = f" {_money(abs(change), currency)}" if change else ""
     words = {

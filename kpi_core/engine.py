@@ -1206,7 +1206,7 @@ def _with_notes(
             per_kpi += [{**{k: row[k] for k in keys}, "kpi": kpi, "note": text} for kpi in STALE_NOTED]
     as_of = f"{dataset.as_of:%d %b %Y}"
     state = [k.id for k in REGISTRY if k.scope == "pipeline"]
-    undated = [k.id for k in REGISTRY if k.scope == "open" or (open_undated and k.id == "sales_velocity")]
+    undated = [k.id for k in BY_ID.values() if k.scope == "open" or k.id == "sales_velocity"]
     for period in frame.get_column("period").unique().to_list():
         if period in current:
             if open_undated:

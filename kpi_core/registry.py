@@ -637,7 +637,7 @@ REGISTRY: tuple[KPI, ...] = (
         "up",
         "derived",
         ratio(pl.col("_open_deals") * pl.col("win_rate") * pl.col("avg_deal_size"), pl.col("sales_cycle_days")),
-        sample_of=("win_rate", "sales_cycle_days"),
+        sample_of=("win_rate",),
         min_sample=10,
         sample_words="closed deals",
     ),
@@ -1143,3 +1143,21 @@ def sample_note(kpi_id: str, n: int | None) -> str | None:
         return None
     assert n is not None
     return f"{sample_words(kpi_id, n)}: too few to tell (a finding needs {get(kpi_id).min_sample})"
+
+
+def change_note(kpi_id: str, n: int | None, compared_n: int | None) -> str | None:
+    """Why a change of a KPI cannot be read as good or bad: too few records behind the value or behind the value it
+    is compared with; None when both have enough (every surface colours a change only then).
+
+    >>> change_note("win_rate", 3, 40)
+    '3 closed deals: too few to tell (a finding needs 10)'
+    >>> change_note("win_rate", 40, 3)
+    'compared with 3 closed deals: too few to tell (a finding needs 10)'
+    >>> change_note("win_rate", 40, 30) is None
+    True
+    """
+    if is_small(kpi_id, n):
+        return sample_note(kpi_id, n)
+    if is_small(kpi_id, compared_n):
+        return f"compared with {sample_note(kpi_id, compared_n)}"
+    return None

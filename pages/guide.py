@@ -43,5 +43,10 @@ for category in ("revenue", "activity", "pipeline", "customer"):
             cols[3].markdown(f"**Kind**  \n{row['kind']}, {row['indicator']}")
             st.markdown(
                 f"**Time anchor:** {row['time_anchor']}  \n**Needs:** {row['needs'] or 'the KPIs it is built from'} "
-                f"(columns: {row['required'] or '—'})"
+                f"(columns: {row['required'] or '—'})  \n**A change is a finding from:** "
+                + (
+                    f"{row['finding_needs']} (fewer: shown, but said to be too few to tell)"
+                    if row["finding_needs"] != "—"
+                    else "any number of records (a census of what is there, not a sample)"
+                )
             )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import kpi_core as K
+from kpi_core import periods as P
 from kpi_core.formatting import format_delta, format_value
-from ui import charts, state, tables, tiles
+from ui import charts, guard, state, tables, tiles
 
 state.through_entrypoint()
 
@@ -15,7 +17,10 @@ dataset = state.current_dataset()
 view = state.current_view(dataset)
 currency = state.display_currency(dataset)
 st.title("Pipeline")
-st.caption(f"{view.period.label} · open pipeline as of {dataset.as_of:%d %b %Y} · deals closing in the period")
+st.caption(
+    f"{view.period.label} · open pipeline as of {dataset.as_of:%d %b %Y} · deals closing in the period; stalled and "
+    "past-due deals: every open deal"
+)
 
 if not dataset.has("deals"):
     st.info("The pipeline needs a deals export. Load one on the Data page.")
@@ -33,12 +38,29 @@ kpis = [
     "_open_deals",
 ]
 frame, unavailable, warnings = state.report(view, kpis)
-values = {
-    r["kpi"]: r["value"]
+rows = {
+    r["kpi"]: r
     for r in frame.filter(pl.col("currency").is_null() if "currency" in frame.columns else pl.lit(True)).iter_rows(
         named=True
     )
 }
+values = {kpi: row["value"] for kpi, row in rows.items()}
+
+
+def notes(kpi: str) -> list[str]:
+    """What to know before reading a KPI's value here (the engine's note: stale pipeline, a missing target, no close
+    dates, too few deals), or why it is unavailable."""
+    if kpi in unavailable:
+        return [K.why_unavailable(kpi, unavailable[kpi])]
+    note = rows.get(kpi, {}).get("note")
+    return [t for t in str(note).split("; ") if t] if note else []
+
+
+def say(kpi: str, where: DeltaGenerator | None = None) -> None:
+    for text in notes(kpi):
+        (where or st).caption(guard.plain(text))
+
+
 for warning in warnings:
     st.warning(warning)
 
@@ -86,11 +108,13 @@ for column, (label, value, explained), kpi in zip(cols, money_tiles, money_kpis,
         chart_data=spark,
         chart_type="line",
     )
-    if kpi and spark is None:
+    say(kpi or "weighted_pipeline", column)  # the forecast adds the weighted pipeline: its notes hold for it
+    if kpi and spark is None and kpi not in unavailable:
         column.caption(
-            f"The kept history does not reach the same point of {compared.label if compared else 'the period before'}."
+            f"Trend: the kept history does not reach the same point of "
+            f"{compared.label if compared else 'the period before'}."
             if kpi in trend
-            else "Keep each week's export (Data page) to see its trend."
+            else "Trend: keep each week's export (Data page) to see it."
         )
 with cols[3]:
     coverage = values.get("pipeline_coverage")
@@ -108,6 +132,7 @@ with cols[3]:
     status = tiles.target_status("pipeline_coverage", coverage, 1.0)
     if status:
         st.caption(tiles.STATUS_ICON[status])
+    say("pipeline_coverage")
 
 st.subheader("Sales velocity and its four components")
 cols = st.columns(5)
@@ -126,6 +151,7 @@ with cols[0]:
         border=True,
         help=unavailable.get("_open_deals") or "Open deals closing in the period.",
     )
+    say("_open_deals")
 for col, (kpi_id, label) in zip(cols[1:], velocity_parts, strict=True):
     with col:
         st.metric(
@@ -134,6 +160,7 @@ for col, (kpi_id, label) in zip(cols[1:], velocity_parts, strict=True):
             border=True,
             help=K.get(kpi_id).formula,
         )
+        say(kpi_id)
 
 left, right = st.columns(2, gap="large")
 with left:
@@ -197,14 +224,22 @@ for kpi_id, title in (("stalled_deals", "Stalled deals"), ("overdue_deals", "Pas
     if kpi_id in missing:
         st.info(missing[kpi_id])
         continue
+    if view.grain != "all" and not view.period.contains(dataset.as_of):
+        # a state of the pipeline: the export tells it for the period holding its as-of date only
+        st.info(
+            f"{title} are a state of the pipeline on {dataset.as_of:%d %b %Y}: they belong to "
+            f"{P.make(dataset.as_of, view.grain, dataset.settings.fiscal_year_start).label}. For {view.period.label}, "
+            "they come from the weekly snapshots you keep: the scorecard's trend of each, or the Weekly review run on a "
+            "snapshot of that time."
+        )
+        continue
     behind = state.rows_behind(state.dataset_key(), kpi_id, view.period.label, (), view.filters)
-    rows = behind.rows
+    found = behind.rows
     shown = (
-        rows.select([c for c in columns if c in rows.columns]).sort("amount", descending=True, nulls_last=True)
-        if rows.height
-        else rows
+        found.select([c for c in columns if c in found.columns]).sort("amount", descending=True, nulls_last=True)
+        if found.height
+        else found
     )
-    scope = "all open deals" if view.grain == "all" else f"open deals closing in {view.period.label}"
-    st.caption(f"{behind.total:,} deal(s) · {scope} · {K.get(kpi_id).formula}")
-    money = state.money_columns(rows, ["amount"], currency)  # in the rows' own currency
+    st.caption(f"{behind.total:,} deal(s) · {K.get(kpi_id).formula}")
+    money = state.money_columns(found, ["amount"], currency)  # in the rows' own currency
     tables.frame(shown.head(500), hide_index=True, column_config={**config, **money}, width="stretch")

@@ -8,7 +8,7 @@ import streamlit as st
 import kpi_core as K
 from kpi_core import drivers, leading
 from kpi_core.engine import POINT_IN_TIME
-from ui import leading_charts, presets, state, tables, tiles
+from ui import guard, leading_charts, presets, state, tables, tiles
 
 state.through_entrypoint()
 
@@ -146,7 +146,8 @@ if view.grain != "all" and "won_revenue" not in unavailable:
     if isinstance(why, str):
         st.caption(why)
     else:
-        st.markdown(drivers.explain(why, currency))
+        st.markdown(guard.plain(drivers.explain(why, currency)))
+    if not isinstance(why, str) and not why.too_few:  # no bridge from a handful of deals: its drivers are not named
         st.altair_chart(
             leading_charts.bridge(
                 before=why.before["revenue"] or 0.0,

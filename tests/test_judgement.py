@@ -8,7 +8,6 @@ import csv
 import json
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pytest

@@ -7,7 +7,12 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core.formatting import format_delta, format_value
-from kpi_core.registry import target_status  # noqa: F401  (the pages call it as tiles.target_status)
+from kpi_core.registry import (
+    change_note,
+    sample_words,
+    target_status,  # noqa: F401  (the pages call it as tiles.target_status)
+)
+from ui import guard
 
 STATUS_ICON = {"on track": ":green[● On track]", "at risk": ":orange[● At risk]", "off track": ":red[● Off track]"}
 
@@ -27,18 +32,27 @@ def tile(
     basis = row[compare_column]
     compare_text = "vs last year" if compare_column == "last_year" else "vs prior period"
     ptd = " (period to date)" if row.get("period_to_date") else ""
+    n = row.get("n")
+    compared_n = row.get("last_year_n" if compare_column == "last_year" else "previous_n")
+    # a change resting on too few records is said, never coloured as good or bad
+    too_few = change_note(
+        kpi.id, n if isinstance(n, int) else None, compared_n if isinstance(compared_n, int) else None
+    )
+    behind = f"\n\n**Behind the value:** {sample_words(kpi.id, n)}" if isinstance(n, int) and kpi.sample_words else ""
     help_text = (
         f"**{kpi.label}** · {kpi.indicator}, {kpi.unit.replace('_', ' ')}, "
         f"{'higher' if kpi.direction == 'up' else 'lower'} is better\n\n{kpi.meaning}\n\n**Formula:** {kpi.formula}\n\n"
         f"**Compared with:** {format_value(basis if isinstance(basis, float | int) else None, kpi.unit, currency)}{ptd}"
+        f"{behind}"
     )
+    color = "inverse" if kpi.direction == "down" else "off" if kpi.direction == "neutral" else "normal"
     chart = [v if v is not None else 0.0 for v in spark] if spark and any(v is not None for v in spark) else None
     st.metric(
         kpi.label,
         format_value(value, kpi.unit, currency, compact=True),
         delta=format_delta(delta, kpi.unit, currency) or None,
-        delta_color="inverse" if kpi.direction == "down" else "off" if kpi.direction == "neutral" else "normal",
-        delta_description=compare_text if delta is not None else None,
+        delta_color="off" if too_few else color,
+        delta_description=("too few to tell" if too_few else compare_text) if delta is not None else None,
         help=help_text,
         border=True,
         chart_data=chart,
@@ -46,6 +60,12 @@ def tile(
     )
     if status:
         st.caption(STATUS_ICON[status])
+    note = row.get("note")
+    # what to know before reading the value (a missing target, stale pipeline, too few records), said as text
+    for text in [t for t in (str(note).split("; ") if note else []) if t] or ([too_few] if too_few else []):
+        st.caption(guard.plain(text))
+    if too_few and note and too_few not in str(note):
+        st.caption(guard.plain(too_few))
 
 
 def unavailable_list(unavailable: dict[str, str]) -> None:
