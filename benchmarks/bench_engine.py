@@ -164,6 +164,8 @@ def pandas_batch(
         closed = deals[(deals["close_date"] >= start) & (deals["close_date"] < end)]
         created = deals[(deals["created_date"] >= start) & (deals["created_date"] < end)]
         open_ = closed[closed["status"] == "open"]
+        holds = start <= pd.Timestamp(as_of) < end
+        overdue = deals[(deals["status"] == "open") & (deals["close_date"] < pd.Timestamp(as_of))]
         a = acts[(acts["day"] >= start) & (acts["day"] < end)]
         le = leads[(leads["created_day"] >= start) & (leads["created_day"] < end)]
         won = closed[closed["status"] == "won"]
@@ -184,7 +186,8 @@ def pandas_batch(
                 "pipeline_created": grouped(created)["amount"].sum(),
                 "open_pipeline": grouped(open_)["amount"].sum(),
                 "weighted_pipeline": grouped(open_.assign(w=open_["amount"] * open_["win_probability"]))["w"].sum(),
-                "overdue_deals": grouped(open_[open_["close_date"] < pd.Timestamp(as_of)])["amount"].size(),
+                # a state of the pipeline: every open deal due before the as-of date, in the period holding it only
+                "overdue_deals": grouped(overdue)["amount"].size() if holds else pd.Series(dtype=float),
                 "activities": grouped(a)["type"].size(),
                 "calls": grouped(a[a["type"] == "call"])["type"].size(),
                 "emails": grouped(a[a["type"] == "email"])["type"].size(),
@@ -236,7 +239,7 @@ SQL = {
         sum(amount) FILTER (created) AS pipeline_created,
         sum(amount) FILTER (status = 'open' AND closed) AS open_pipeline,
         sum(amount * win_probability) FILTER (status = 'open' AND closed) AS weighted_pipeline,
-        count(*) FILTER (status = 'open' AND closed AND close_date < $as_of) AS overdue_deals
+        count(*) FILTER (status = 'open' AND close_date < $as_of AND $holds) AS overdue_deals
         FROM (SELECT *, status = 'won' AS won, close_date >= $start AND close_date < $end AS closed,
               created_date >= $start AND created_date < $end AS created FROM deals {where})
         """,
@@ -283,6 +286,7 @@ def duckdb_batch(
             params: dict[str, Any] = {"start": start, "end": end}
             if name == "deals":
                 params["as_of"] = as_of
+                params["holds"] = bool(start <= as_of < end)  # past-due deals: a state of the period holding as-of
             if region is not None:
                 params["region"] = region
             cursor = con.execute(sql, params)
@@ -301,7 +305,7 @@ def duckdb_batch(
             _derive(parts)
             for kpi in CORE:
                 value = parts.get(kpi, [float("nan")])[0]
-                if value == value:  # not NaN
+                if value == value and not (kpi == "overdue_deals" and not (start <= as_of < end)):  # not NaN
                     out[(kpi, key, seg if by else ())] = value
     return out
 
