@@ -43,7 +43,7 @@ def test_segment_charts(region_frame: pl.DataFrame) -> None:
         )
     )
     assert bars["layer"][0]["encoding"]["x"]["axis"]["format"] == "$,.2s" and bars["params"][0]["name"] == "pick"  # type: ignore[index]
-    assert bars["height"] == 220
+    assert bars["height"] == 220 + 2 * 16  # room for the two lines saying 2026-Q4 is to date
     lines = _spec(charts.trend_lines(region_frame, segment="region", unit="currency", title="T"))
     shown = [p + (" to date" if p == "2026-Q4" else "") for p in dict.fromkeys(region_frame["period"])]
     assert lines["layer"][0]["encoding"]["x"]["sort"] == shown  # type: ignore[index]

@@ -160,7 +160,10 @@ def ranked_bars(
             .mark_tick(color="#222", thickness=2, size=18)
             .encode(x=alt.X("previous:Q"), y=y, tooltip=tooltip)
         )
-    chart = alt.layer(*layers, data=data, title=_titled(title, _to_date_note(data, "hbars"))).properties(height=height)
+    note = _to_date_note(data, "hbars")
+    chart = alt.layer(*layers, data=data, title=_titled(title, note)).properties(
+        height=height + _room(note, period_axis=False)
+    )
     return _themed(chart, currency=currency)
 
 
@@ -219,6 +222,12 @@ def _to_date_note(data: pl.DataFrame, kind: str) -> list[str]:
 
 def _titled(title: str, note: list[str]) -> str | alt.Title:
     return alt.Title(title, subtitle=note) if note else title
+
+
+def _room(note: list[str], *, period_axis: bool = True) -> int:
+    """Pixels a chart grows by for its to-date subtitle lines and, on a period axis, the longer slanted "to date"
+    label: a chart stretched to its column fits its height, titles and labels included, so the plot keeps its own."""
+    return 16 * len(note) + (30 if note and period_axis else 0)
 
 
 def _trend_layers(
@@ -310,7 +319,8 @@ def trend_lines(
         color=alt.Color(f"{segment}:N", title=None) if segment else None,
         area=False,
     )
-    chart = alt.layer(*layers, data=data, title=_titled(title, _to_date_note(data, "line"))).properties(height=220)
+    note = _to_date_note(data, "line")
+    chart = alt.layer(*layers, data=data, title=_titled(title, note)).properties(height=220 + _room(note))
     return _themed(chart, currency=currency)
 
 
@@ -369,7 +379,8 @@ def _heat(
             layers.append(
                 base.transform_filter("datum.to_date && !datum.apart").mark_rect(fill=None, **outline)  # type: ignore[arg-type]
             )
-    return alt.layer(*layers, data=data, title=_titled(title, _to_date_note(data, "heat"))).properties(height=height)
+    note = _to_date_note(data, "heat")
+    return alt.layer(*layers, data=data, title=_titled(title, note)).properties(height=height + _room(note))
 
 
 def heatmap(
@@ -498,7 +509,8 @@ def stacked_activity(frame: pl.DataFrame, *, title: str, as_of: date | None = No
                 ],
             )
         )
-    chart = alt.layer(*layers, title=_titled(title, _to_date_note(data, "bars"))).properties(height=260)
+    note = _to_date_note(data, "bars")
+    chart = alt.layer(*layers, title=_titled(title, note)).properties(height=260 + _room(note))
     return _themed(chart)
 
 
@@ -602,7 +614,7 @@ def mrr_movements(frame: pl.DataFrame, currency: str = "USD", *, as_of: date | N
     return _themed(
         alt.layer(bars, alt.layer(*line, data=ends))
         .resolve_scale(y="independent")
-        .properties(height=280, title=_titled("MRR: new, expansion, contraction and churn", note)),
+        .properties(height=280 + _room(note), title=_titled("MRR: new, expansion, contraction and churn", note)),
         currency=currency,
     )
 
