@@ -9,6 +9,8 @@ The public surface:
 - :func:`evaluate`, :func:`report`, :func:`availability`: KPIs per period and segment, with comparisons.
 - :func:`rows_behind`, :func:`exclusions`: the rows behind one value, and the rows left out with why.
 - :mod:`kpi_core.periods`: period labels, fiscal quarters and years.
+- :mod:`kpi_core.to_date`: the period still running: its "to date" labels, which KPIs grow through it (kept off
+  trend lines, colour scales and sparklines) and how a sparkline ends.
 - :func:`find_leads`, :func:`lead_lag`: which leading indicators predict a result, by how many weeks, how surely.
 - :func:`revenue_drivers`: a change of won revenue split into closed deals, win rate and deal size (to the cent).
 - :func:`coach`: the 1:1, one rep against their team: where they differ beyond the noise, the revenue at stake, and

@@ -31,13 +31,20 @@ if dataset.has("activities"):
     ]
     weekly = state.View("week", weeks[-1], view.compare, view.filters)
     by_type, _, _ = state.report(weekly, ["calls", "emails", "meetings"], periods=weeks)
-    by_type = by_type.select("period", pl.col("label").alias("type"), "value")
+    # the engine's kpi, period_to_date and previous (the week before at the same point) draw the running week
+    by_type = by_type.select("kpi", "period", pl.col("label").alias("type"), "value", "period_to_date", "previous")
     st.altair_chart(
-        charts.stacked_activity(by_type, title="Activities per week by type (last 12 weeks)"), width="stretch"
+        charts.stacked_activity(
+            by_type, title="Activities per week by type (last 12 weeks)", as_of=dataset.as_of, fy=fy
+        ),
+        width="stretch",
     )
     per_rep, unavailable_rep, _ = state.report(weekly, ["activities"], periods=weeks, by=("owner",))
     if per_rep.height:
-        st.altair_chart(charts.rep_week_heatmap(per_rep, title="Activities per rep per week"), width="stretch")
+        st.altair_chart(
+            charts.rep_week_heatmap(per_rep, title="Activities per rep per week", as_of=dataset.as_of, fy=fy),
+            width="stretch",
+        )
 else:
     st.info(K.availability(dataset, ["activities"])["activities"])
 

@@ -36,7 +36,7 @@ if dataset.has("subscriptions"):
         for i in reversed(range(12))
     ]
     movements = state.mrr_movements(state.dataset_key(), tuple(m.label for m in months), view.filters)
-    st.altair_chart(charts.mrr_movements(movements, currency), width="stretch")
+    st.altair_chart(charts.mrr_movements(movements, currency, as_of=dataset.as_of, fy=fy), width="stretch")
     with st.expander("MRR movements as a table"):
         table = movements.pivot(on="movement", index="period", values="mrr").select(
             "period", "start", "new", "expansion", "contraction", "churn", "end"

@@ -59,7 +59,14 @@ for kpi_id in kpis:
     with left:
         event = st.altair_chart(
             charts.ranked_bars(
-                current, segment=dim, unit=kpi.unit, title=f"{view.period.label}", selection=pick, currency=money
+                current,
+                segment=dim,
+                unit=kpi.unit,
+                title=f"{view.period.label}",
+                selection=pick,
+                currency=money,
+                as_of=dataset.as_of,
+                fy=fy,
             ),
             on_select="rerun",
             key=f"bars_{kpi_id}",
@@ -73,13 +80,27 @@ for kpi_id in kpis:
         trend = frame.filter(pl.col(dim).cast(pl.String).is_in(leaders))
         if view.grain != "all":
             st.altair_chart(
-                charts.trend_lines(trend, segment=dim, unit=kpi.unit, title="Trend (top 8 segments)", currency=money),
+                charts.trend_lines(
+                    trend,
+                    segment=dim,
+                    unit=kpi.unit,
+                    title="Trend (top 8 segments)",
+                    currency=money,
+                    as_of=dataset.as_of,
+                    fy=fy,
+                ),
                 width="stretch",
             )
     if view.grain != "all":
         st.altair_chart(
             charts.small_multiples(
-                trend, segment=dim, unit=kpi.unit, title="Each segment on its own (top 8)", currency=money
+                trend,
+                segment=dim,
+                unit=kpi.unit,
+                title="Each segment on its own (top 8)",
+                currency=money,
+                as_of=dataset.as_of,
+                fy=fy,
             ),
             width="content",
         )
@@ -91,6 +112,8 @@ for kpi_id in kpis:
                 unit=kpi.unit,
                 title=f"{kpi.label} by {dim.replace('_', ' ')} and period",
                 currency=money,
+                as_of=dataset.as_of,
+                fy=fy,
             ),
             width="stretch",
         )

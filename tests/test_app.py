@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from typing import Any
 
 import polars as pl
 import pytest
@@ -179,12 +180,81 @@ def test_segments_page_charts_and_drilldown(sample: K.Dataset) -> None:
     import json
 
     spec = json.loads(charts[0].proto.spec)
-    assert spec["mark"]["type"] == "bar" and spec["encoding"]["x"]["axis"]["format"] == "$,.2s"
+    bars = spec["layer"][0]
+    assert bars["mark"]["type"] == "bar" and bars["encoding"]["x"]["axis"]["format"] == "$,.2s"
     behind = K.rows_behind(sample, "won_revenue", "2026-Q4")
     assert f"{behind.included.height:,} row(s) from the deals table" in at.caption[-1].value or any(
         f"{behind.included.height:,} row(s) from the deals table" in c.value for c in at.caption
     )
     assert at.dataframe[0].value.shape[0] == behind.included.height
+
+
+def _with_data(chart) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A chart's Vega-Lite spec with the rows Streamlit sent beside it (Arrow) as its datasets."""
+    import json
+
+    import pyarrow as pa
+
+    spec = json.loads(chart.proto.spec)
+    spec["datasets"] = {
+        d.name: pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all()).to_dicts()  # type: ignore[union-attr]
+        for d in chart.proto.datasets
+    }
+    return spec
+
+
+def test_segments_page_draws_the_running_quarter_apart(sample: K.Dataset) -> None:
+    """2026-Q4 runs (51 of 92 days): the revenue trend's line joins the five complete quarters, Q4 so far is a
+    hollow point beside Q3 at the same point; the heat map colours complete quarters only; win rate stays on its
+    line with a dashed end. The numbers are the engine's."""
+    from tests.test_charts import _drawn
+
+    at = app().run()
+    at.switch_page("pages/segments.py").run()
+    specs = [_with_data(c) for c in at.get("vega_lite_chart")]
+    revenue = K.evaluate(sample, ["won_revenue"], grain="quarter", periods=6, by=["region"])
+    rows = [(r["region"], r["period"], r["value"], r["previous"]) for r in revenue.iter_rows(named=True)]
+    complete = sorted((g, p, v) for g, p, v, _ in rows if p != "2026-Q4")
+    running = sorted((g, "2026-Q4 to date", v, before) for g, p, v, before in rows if p == "2026-Q4")
+    assert len(complete) == 20 and len(running) == 4
+    trend = [(mark, sorted(drawn)) for mark, drawn in _drawn(specs[1], "region", "shown", "value", "previous")]
+    assert trend == [
+        ("line", sorted((g, p, v, None) for g, p, v in complete)),
+        ("point", running),
+        ("tick", running),
+    ]
+    assert specs[1]["title"]["subtitle"][0] == (
+        "2026-Q4 (to date, 51 of 92 days): ○ the value so far, off the line of complete periods"
+    )
+    heat = [(mark, sorted(drawn)) for mark, drawn in _drawn(specs[3], "region", "shown", "value")]
+    assert heat == [("rect", complete), ("rect", [r[:3] for r in running]), ("text", [r[:3] for r in running])]
+    multiples = _drawn(specs[2], "shown")
+    assert [(mark, {s for (s,) in drawn}) for mark, drawn in multiples] == [
+        ("area", {"2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"}),
+        ("point", {"2026-Q4 to date"}),
+        ("tick", {"2026-Q4 to date"}),
+    ]
+    assert specs[0]["layer"][0]["mark"]["opacity"] == 0.45  # this quarter's bars: lighter, to date
+    win_rate = [(mark, {s for _, s in drawn}) for mark, drawn in _drawn(specs[5], "region", "shown")]
+    assert win_rate == [
+        ("line", {"2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"}),
+        ("line", {"2026-Q3", "2026-Q4 to date"}),
+        ("point", {"2026-Q4 to date"}),
+    ]
+
+
+def test_tile_sparklines_leave_a_totals_running_quarter_out(sample: K.Dataset) -> None:
+    """st.metric draws one plain line: won revenue's sparkline is the seven complete quarters (its help says so),
+    win rate's all eight, the last to date."""
+    at = app().run()
+    trailing = K.resolve_periods(sample, "quarter", 8)
+    frame = K.evaluate(sample, ["won_revenue", "win_rate"], grain="quarter", periods=trailing)
+    tiles = {m.label: m.proto for m in at.metric}
+    revenue, win_rate = tiles["Total revenue (won)"], tiles["Win rate (count)"]
+    assert list(revenue.chart_data) == frame.filter(pl.col("kpi") == "won_revenue")["value"].to_list()[:-1]
+    assert revenue.help.endswith("Sparkline: complete periods (the last 7 quarters; 2026-Q4 is to date and left out).")
+    assert list(win_rate.chart_data) == pytest.approx(frame.filter(pl.col("kpi") == "win_rate")["value"].to_list())
+    assert win_rate.help.endswith("Sparkline: the last 8 quarters, the last point (2026-Q4) to date.")
 
 
 def test_pipeline_and_customers_show_the_engines_numbers(sample: K.Dataset) -> None:

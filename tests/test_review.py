@@ -3,6 +3,7 @@ meeting pack (PPTX and PDF) checked for what a VP would see: formatted numbers, 
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import zipfile
@@ -121,7 +122,24 @@ def test_scorecard_cards_keep_the_kpi_order_and_colour_deltas_by_direction(
         "vs 2026-Q3",
         "vs 2026-Q3",
     ]
-    assert [len(m.spark) for m in results[1].metrics] == [8, 8, 0, 0, 8, 8]
+    # 2026-Q4 runs (51 of 92 days): a total's sparkline shows the seven complete quarters before it, never a drop
+    # that is only the calendar; win rate keeps Q4 as its last point, drawn apart; open pipeline has no history yet
+    assert [(len(m.spark), m.spark_end) for m in results[1].metrics] == [
+        (7, "left out"),
+        (7, "left out"),
+        (0, "complete"),
+        (0, "complete"),
+        (8, "to date"),
+        (7, "left out"),
+    ]
+    trailing = [P.shift(period, -i) for i in reversed(range(8))]
+    series = K.report(history.latest, ["won_revenue", "win_rate"], grain="quarter", periods=trailing).frame
+    revenue = series.filter(pl.col("kpi") == "won_revenue")
+    assert results[1].metrics[0].spark == tuple(revenue["value"].to_list()[:-1])
+    assert results[1].metrics[4].spark == tuple(series.filter(pl.col("kpi") == "win_rate")["value"].to_list())
+    assert results[1].note == (
+        "2026-Q4 (to date), compared with 2026-Q3 at the same point; sparklines of totals: complete quarters"
+    )
     assert expected[-1][3] == "bad" and expected[0][3] == "good"  # fewer new opportunities: red; more revenue: green
 
 
@@ -338,6 +356,9 @@ def test_numbers_are_formatted_and_equal_the_screen(deck_bytes: bytes, results: 
     ]  # green when good, red when bad
     assert [s.text_frame.text for s in _shape(cards, "status")] == ["● On track", "● On track"]
     assert len(_shape(cards, "sparkline")) == 4
+    # win rate's running quarter: two dashes, then the last dash into a hollow ring, in the lighter accent
+    ends = _shape(cards, "sparkline-to-date")
+    assert [str(s.line.color.rgb) for s in ends] == [deck.SPARK_TO_DATE] * 3
     # tables: the screen table's first rows, cell for cell (numbers whole; long names shortened with an ellipsis)
     for slide, result in ((slides[3], results[2]), (slides[5], results[4]), (slides[7], results[6])):
         table = next(s for s in slide.shapes if s.has_table).table
@@ -390,7 +411,7 @@ def test_speaker_notes_hold_commentary_definitions_and_data_quality(history: rev
         [
             "Numbers",
             "Win rate is up.",
-            "2026-Q4 (to date), compared with 2026-Q3 at the same point",
+            "2026-Q4 (to date), compared with 2026-Q3 at the same point; sparklines of totals: complete quarters",
             "Definitions:\n"
             f"- {win_rate.label}: {win_rate.meaning} Formula: {win_rate.formula}.\n"
             f"- {review.definition('won_revenue')}",
@@ -643,9 +664,61 @@ def test_presentation_mode(home: Path) -> None:
         "1,550",
     ]
     assert 'style="color: #C24A00">-466</span>' in cards  # fewer new opportunities: bad news, in red
+    # sparklines of revenue, attainment, win rate and new opportunities: win rate's running quarter drawn apart
+    assert re.findall(r'alt="(trend[^"]*)"', cards) == ["trend", "trend", "trend, the last point to date", "trend"]
     at.button(key="exit_present").click().run()
     assert "present" not in at.query_params
     assert [s.value for s in at.subheader][:1] == ["This week"]
+
+
+def test_sparklines_draw_a_running_periods_last_point_apart() -> None:
+    """Present mode's SVG and the slides' lines: a rate's running period is a dashed, lighter last segment into a
+    hollow ring, the line before it solid; complete periods (or a total without its running period) one line."""
+    from xml.etree import ElementTree
+
+    from ui import present
+
+    def svg(html: str) -> list[tuple[str, dict[str, str]]]:
+        data = re.search(r"base64,([^\"]+)", html)
+        assert data is not None
+        root = ElementTree.fromstring(base64.b64decode(data.group(1)))
+        return [(e.tag.split("}")[-1], e.attrib) for e in root]
+
+    values = [0.30, 0.40, 0.35]
+    whole = svg(present.sparkline(values, width=100, height=40))
+    assert [(tag, a["points"]) for tag, a in whole] == [("polyline", "4.0,36.0 50.0,4.0 96.0,20.0")]
+    apart = svg(present.sparkline(values, width=100, height=40, end="to date"))
+    assert apart == [
+        ("polyline", {"points": "4.0,36.0 50.0,4.0", "fill": "none", "stroke": "#0072B2", "stroke-width": "2.5"}),
+        (
+            "line",
+            {
+                "x1": "50.0",
+                "y1": "4.0",
+                "x2": "96.0",
+                "y2": "20.0",
+                "stroke": present.SPARK_TO_DATE,
+                "stroke-width": "2.5",
+                "stroke-dasharray": "4 3",
+            },
+        ),
+        (
+            "circle",
+            {"cx": "96.0", "cy": "20.0", "r": "3.2", "fill": "white", "stroke": "#0072B2", "stroke-width": "1.8"},
+        ),
+    ]
+    lines = deck._sparkline(values, 1.0, 2.0, 2.0, 0.5, end="to date")
+    assert [(p.name, p.color, len(p.points)) for p in lines] == [
+        ("sparkline", deck.ACCENT, 2),
+        ("sparkline-to-date", deck.SPARK_TO_DATE, 2),
+        ("sparkline-to-date", deck.SPARK_TO_DATE, 2),
+        ("sparkline-to-date", deck.SPARK_TO_DATE, 18),
+    ]
+    assert lines[0].points == ((1.0, 2.5), (2.0, 2.0))
+    ring = lines[-1].points[1:]
+    centre = (sum(x for x, _ in ring[:-1]) / 16, sum(y for _, y in ring[:-1]) / 16)
+    assert centre == pytest.approx((3.0, 2.25))  # the running quarter's point
+    assert [(p.name, len(p.points)) for p in deck._sparkline(values, 1.0, 2.0, 2.0, 0.5)] == [("sparkline", 3)]
 
 
 def test_present_affects_only_the_review_page(home: Path) -> None:

@@ -1,16 +1,29 @@
 """Chart builders: a tidy, aggregated frame in, an ``alt.Chart`` out. No ``st.*`` here.
 
-One theme, number formats by KPI unit, tooltips on every mark, and the Okabe-Ito colour-blind-safe palette.
+One theme, number formats by KPI unit, tooltips on every mark, and the Okabe-Ito colour-blind-safe palette. The
+period still running is drawn by one rule (``kpi_core.to_date``, applied in ``_marked``): labelled to date and drawn
+apart; a total so far never on the line or colour scale of full periods, but beside the period before at the same
+point.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import altair as alt
 import polars as pl
 from altair.utils.schemapi import UndefinedType
 
+from kpi_core import to_date
+
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 GOOD, WARN, BAD = "#009E73", "#E69F00", "#D55E00"
+TO_DATE_OPACITY = 0.45
+"""How much of a full period's colour the running period's bars keep (lighter: not over yet)."""
+OUTLINE = "#5B6473"
+"""The dashed outline of the running period's heat-map cells."""
+EMPTY_CELL = "#F4F6F8"
+"""The fill of a running period's cell that stays off the colour scale (a total to date)."""
 AXIS_FORMATS = {
     "currency": "$,.2s",
     "currency_per_day": "$,.2s",
@@ -97,49 +110,217 @@ def ranked_bars(
     title: str,
     selection: alt.Parameter | None = None,
     currency: str = "USD",
+    as_of: date | None = None,
+    fy: int = 1,
 ) -> alt.Chart:
-    """Horizontal bars of one KPI per segment, largest first."""
-    data = frame.select(pl.col(segment).cast(pl.String), "value").drop_nulls("value")
+    """Horizontal bars of one KPI per segment, largest first. A period still running is drawn by the rule: lighter
+    bars, "to date" in the subtitle, and for a total a tick at each segment's value at the same point of the period
+    before (``previous``)."""
+    data, _ = _marked(
+        frame.with_columns(pl.col(segment).cast(pl.String)).drop_nulls("value"),
+        [segment, "period", "value"],
+        as_of=as_of,
+        fy=fy,
+    )
     height = max(220, 28 * data.height)
-    base = (
-        alt.Chart(data, title=title)
-        .mark_bar(color=PALETTE[0])
-        .encode(
-            x=alt.X("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True), tickMinStep=_min_step(unit))),
-            # on a slide's fixed height, many segments thin their labels out instead of printing over each other
-            y=alt.Y(f"{segment}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap="greedy")),
-            tooltip=[alt.Tooltip(f"{segment}:N"), alt.Tooltip("value:Q", format=_fmt(unit), title=title)],
-        )
-        .properties(height=height)
+    running = bool(data["to_date"].any())
+    value = alt.Tooltip("value:Q", format=_fmt(unit), title=title)
+    tooltip = [alt.Tooltip(f"{segment}:N"), *([alt.Tooltip("when:N", title="Period")] if running else []), value]
+    compared = bool(data["previous"].is_not_null().any())
+    if compared:
+        tooltip += [
+            alt.Tooltip("same_point:N", title="Compared with"),
+            alt.Tooltip("previous:Q", format=_fmt(unit), title="Its value"),
+        ]
+    x = alt.X("value:Q", title=None, axis=alt.Axis(format=_fmt(unit, axis=True), tickMinStep=_min_step(unit)))
+    y = alt.Y(
+        f"{segment}:N",
+        # largest first in every layer (a tick's own x is the value before); layers share a sort by max, min or
+        # count only (one row per segment: max is the value)
+        sort=alt.EncodingSortField("value", op="max", order="descending"),
+        title=None,
+        # on a slide's fixed height, many segments thin their labels out instead of printing over each other
+        axis=alt.Axis(labelOverlap="greedy"),
+    )
+    bars = (
+        alt.Chart()
+        .mark_bar(color=PALETTE[0], opacity=TO_DATE_OPACITY if running else 1.0)
+        .encode(x=x, y=y, tooltip=tooltip)
     )
     if selection is not None:
-        base = base.add_params(selection).encode(opacity=alt.condition(selection, alt.value(1.0), alt.value(0.35)))
-    return _themed(base, currency=currency)
+        full = TO_DATE_OPACITY if running else 1.0
+        bars = bars.add_params(selection).encode(
+            opacity=alt.condition(selection, alt.value(full), alt.value(0.35 * full))
+        )
+    layers: list[alt.Chart] = [bars]
+    if compared:  # the same segment's value at the same point of the period before, on the bar's row
+        layers.append(
+            alt.Chart()
+            .transform_filter("datum.previous != null")
+            .mark_tick(color="#222", thickness=2, size=18)
+            .encode(x=alt.X("previous:Q"), y=y, tooltip=tooltip)
+        )
+    note = _to_date_note(data, "hbars")
+    chart = alt.layer(*layers, data=data, title=_titled(title, note)).properties(
+        height=height + _room(note, period_axis=False)
+    )
+    return _themed(chart, currency=currency)
+
+
+def _marked(
+    frame: pl.DataFrame,
+    columns: list[str],
+    *,
+    as_of: date | None,
+    fy: int,
+    growing: bool | None = None,
+) -> tuple[pl.DataFrame, list[str]]:
+    """``columns`` of the frame with the running period marked by the one rule (``kpi_core.to_date.mark``: ``shown``
+    on the axis, ``when`` in tooltips, ``to_date``, ``apart``, ``same_point``), ``previous`` kept only where it is
+    the comparison drawn beside a total to date, ``dash`` on the rows the dashed end of a line joins; and the
+    periods' axis order."""
+    extra = [c for c in ("kpi", "period_to_date", "previous") if c in frame.columns and c not in columns]
+    data = to_date.mark(frame.select(*columns, *extra), as_of=as_of, fy=fy, growing=growing)
+    previous = pl.col("previous") if "previous" in data.columns else pl.lit(None, pl.Float64)
+    data = data.with_columns(previous=pl.when(pl.col("apart")).then(previous).cast(pl.Float64))
+    order = list(dict.fromkeys(data["shown"].to_list()))
+    on_line = data.filter(pl.col("to_date") & ~pl.col("apart"))
+    complete = data.filter(~pl.col("to_date"))["shown"].to_list()
+    joined = complete[-1] if on_line.height and complete else None
+    data = data.with_columns(
+        dash=(pl.col("to_date") & ~pl.col("apart")) | (pl.col("shown") == pl.lit(joined, pl.String)).fill_null(False)
+    )
+    return data.drop("kpi", "period_to_date", strict=False), order
+
+
+def _period_x(order: list[str], **axis: object) -> alt.X:
+    """The periods' axis, in order, every period named: the running one's "to date" label must never be the one a
+    crowded axis thins out (slanted labels whose boxes touch do not print over each other)."""
+    return alt.X("shown:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40, labelOverlap=False, **axis))
+
+
+def _to_date_note(data: pl.DataFrame, kind: str) -> list[str]:
+    """The subtitle saying how the running period is drawn (nothing when every period is complete); ``kind`` is
+    line, heat, bars (vertical: the comparison a horizontal tick) or hbars (horizontal: a vertical tick)."""
+    running = data.filter(pl.col("to_date"))
+    if not running.height:
+        return []
+    when = str(running["when"][0])
+    if not running["apart"].any():
+        how = {"line": "the dashed end of the line, hollow point", "heat": "outlined cells"}
+        return [f"{when}: {how.get(kind, 'lighter bars')}"]
+    how = {
+        "line": "○ the value so far, off the line of complete periods",
+        "heat": "outlined cells with the value so far, off the colour scale",
+    }
+    lines = [f"{when}: {how.get(kind, 'lighter bars, the value so far')}"]
+    compared = running.filter(pl.col("previous").is_not_null())
+    if compared.height and kind != "heat":
+        lines.append(f"{'|' if kind == 'hbars' else '—'} {compared['same_point'][0]}, for comparison")
+    return lines
+
+
+def _titled(title: str, note: list[str]) -> str | alt.Title:
+    return alt.Title(title, subtitle=note) if note else title
+
+
+def _room(note: list[str], *, period_axis: bool = True) -> int:
+    """Pixels a chart grows by for its to-date subtitle lines and, on a period axis, the longer slanted "to date"
+    label: a chart stretched to its column fits its height, titles and labels included, so the plot keeps its own."""
+    return 16 * len(note) + (30 if note and period_axis else 0)
+
+
+def _trend_layers(
+    data: pl.DataFrame,
+    *,
+    x: alt.X,
+    y: alt.Y,
+    tooltip: list[alt.Tooltip],
+    value_format: str,
+    color: alt.Color | None,
+    area: bool,
+    ink: str = PALETTE[0],
+) -> list[alt.Chart]:
+    """A trend over periods by the running-period rule: the line (or area) joins complete periods; the running
+    period is a hollow point, on a dashed end of the line for a rate, off the line for a total (beside a dash at the
+    period before's value at the same point)."""
+    shared: dict[str, object] = {"x": x, "y": y, "tooltip": tooltip}
+    if color is not None:
+        shared["color"] = color
+    base = alt.Chart().encode(**shared)
+    fixed = {"color": ink} if color is None else {}  # one ink, or the segment's colour
+    complete = base.transform_filter("!datum.to_date")
+    layers = [
+        complete.mark_area(line={"color": ink}, color=PALETTE[4], opacity=0.5)
+        if area
+        else complete.mark_line(point=alt.OverlayMarkDef(filled=True, **fixed), **fixed)
+    ]
+    if not data["to_date"].any():
+        return layers
+    running_tooltip = [*tooltip]
+    if data["previous"].is_not_null().any():
+        running_tooltip += [
+            alt.Tooltip("same_point:N", title="Compared with"),
+            alt.Tooltip("previous:Q", format=value_format, title="Its value"),
+        ]
+    if data["dash"].any():
+        layers.append(base.transform_filter("datum.dash").mark_line(strokeDash=[4, 3], **fixed))
+    layers.append(
+        base.transform_filter("datum.to_date")
+        .mark_point(filled=False, size=80, strokeWidth=2, opacity=1, **fixed)
+        .encode(tooltip=running_tooltip)
+    )
+    if data["previous"].is_not_null().any():
+        layers.append(
+            base.transform_filter("datum.previous != null")
+            .mark_tick(thickness=2, size=14, **fixed)
+            .encode(y=alt.Y("previous:Q"), tooltip=running_tooltip)
+        )
+    return layers
 
 
 def trend_lines(
-    frame: pl.DataFrame, *, segment: str | None, unit: str, title: str, currency: str = "USD", zero: bool = True
+    frame: pl.DataFrame,
+    *,
+    segment: str | None,
+    unit: str,
+    title: str,
+    currency: str = "USD",
+    zero: bool = True,
+    as_of: date | None = None,
+    fy: int = 1,
 ) -> alt.Chart:
     """One line per segment over periods (the periods in the frame's order); ``zero=False`` lets the value axis
-    start near the lowest value, where the differences between the lines are the point."""
+    start near the lowest value, where the differences between the lines are the point.
+
+    The period still running (the frame's ``period_to_date``; with ``as_of``, its days gone in the tooltip) is
+    drawn by ``kpi_core.to_date``'s rule: a hollow point labelled "to date", on a dashed end of the line for a rate,
+    off the line for a total, beside a dash at the period before's value at the same point (``previous``)."""
     columns = ["period", "value"] + ([segment] if segment else [])
-    data = frame.select([pl.col(c).cast(pl.String) if c == segment else pl.col(c) for c in columns])
-    order = list(dict.fromkeys(data["period"].to_list()))
-    encoding: dict[str, object] = {
-        "x": alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-        "y": alt.Y(
+    data, order = _marked(
+        frame.with_columns(pl.col(segment).cast(pl.String)) if segment else frame, columns, as_of=as_of, fy=fy
+    )
+    tooltip = (
+        [alt.Tooltip("when:N", title="Period")]
+        + ([alt.Tooltip(f"{segment}:N")] if segment else [])
+        + [alt.Tooltip("value:Q", format=_fmt(unit), title=title)]
+    )
+    layers = _trend_layers(
+        data,
+        x=_period_x(order),
+        y=alt.Y(
             "value:Q",
             title=None,
             axis=alt.Axis(format=_fmt(unit, axis=True), tickMinStep=_min_step(unit)),
             scale=alt.Scale(zero=zero, nice=True),
         ),
-        "tooltip": [alt.Tooltip("period:O")]
-        + ([alt.Tooltip(f"{segment}:N")] if segment else [])
-        + [alt.Tooltip("value:Q", format=_fmt(unit), title=title)],
-    }
-    if segment:
-        encoding["color"] = alt.Color(f"{segment}:N", title=None)
-    chart = alt.Chart(data, title=title).mark_line(point=True).encode(**encoding).properties(height=220)
+        tooltip=tooltip,
+        value_format=_fmt(unit),
+        color=alt.Color(f"{segment}:N", title=None) if segment else None,
+        area=False,
+    )
+    note = _to_date_note(data, "line")
+    chart = alt.layer(*layers, data=data, title=_titled(title, note)).properties(height=220 + _room(note))
     return _themed(chart, currency=currency)
 
 
@@ -157,26 +338,78 @@ def top_segments(frame: pl.DataFrame, *, segment: str, period: str, count: int =
     return ranked.get_column(segment).drop_nulls().head(count).to_list()
 
 
-def heatmap(frame: pl.DataFrame, *, segment: str, unit: str, title: str, currency: str = "USD") -> alt.Chart:
-    """Segment x period cells coloured by value, with the value in the tooltip."""
-    data = frame.select(pl.col(segment).cast(pl.String), "period", "value")
-    order = list(dict.fromkeys(data["period"].to_list()))
-    chart = (
-        alt.Chart(data, title=title)
-        .mark_rect()
-        .encode(
-            x=alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-            y=alt.Y(f"{segment}:N", title=None),
-            color=alt.Color(
-                "value:Q", title=None, scale=alt.Scale(scheme="blues"), legend=alt.Legend(format=_fmt(unit, axis=True))
-            ),
-            tooltip=[
-                alt.Tooltip(f"{segment}:N"),
-                alt.Tooltip("period:O"),
-                alt.Tooltip("value:Q", format=_fmt(unit), title=title),
-            ],
-        )
-        .properties(height=max(220, 28 * data[segment].n_unique()))
+def _heat(
+    data: pl.DataFrame,
+    order: list[str],
+    *,
+    row: str,
+    row_title: str | None,
+    value: alt.Tooltip,
+    legend: alt.Legend,
+    legend_title: str | None,
+    text_format: str,
+    title: str,
+    height: int,
+    label_overlap: bool = True,
+) -> alt.LayerChart:
+    """Row x period cells coloured by value, with the running period by the rule: its column labelled to date and
+    outlined; a total to date shows its value as text on a plain cell and stays off the colour scale (a part of a
+    period coloured as a whole one reads as a collapse)."""
+    base = alt.Chart().encode(
+        x=_period_x(order),
+        y=alt.Y(f"{row}:N", title=None, axis=alt.Axis(labelOverlap=label_overlap)),
+        tooltip=[
+            alt.Tooltip(f"{row}:N", title=row_title or alt.Undefined),
+            alt.Tooltip("when:N", title="Period"),
+            value,
+        ],
+    )
+    colour = alt.Color("value:Q", title=legend_title, scale=alt.Scale(scheme="blues"), legend=legend)
+    layers = [base.transform_filter("!datum.apart").mark_rect().encode(color=colour)]
+    if data["to_date"].any():
+        outline = {"stroke": OUTLINE, "strokeDash": [3, 2], "strokeWidth": 1.5}
+        if data["apart"].any():
+            layers.append(base.transform_filter("datum.apart").mark_rect(fill=EMPTY_CELL, **outline))
+            layers.append(
+                base.transform_filter("datum.apart")
+                .mark_text(color="#222", fontSize=10)
+                .encode(text=alt.Text("value:Q", format=text_format))
+            )
+        if (data["to_date"] & ~data["apart"]).any():
+            layers.append(
+                base.transform_filter("datum.to_date && !datum.apart").mark_rect(fill=None, **outline)  # type: ignore[arg-type]
+            )
+    note = _to_date_note(data, "heat")
+    return alt.layer(*layers, data=data, title=_titled(title, note)).properties(height=height + _room(note))
+
+
+def heatmap(
+    frame: pl.DataFrame,
+    *,
+    segment: str,
+    unit: str,
+    title: str,
+    currency: str = "USD",
+    as_of: date | None = None,
+    fy: int = 1,
+) -> alt.Chart:
+    """Segment x period cells coloured by value, with the value in the tooltip; the period still running is
+    outlined and labelled to date, and a total to date is written in its cell instead of coloured (see
+    ``_heat``)."""
+    data, order = _marked(
+        frame.with_columns(pl.col(segment).cast(pl.String)), [segment, "period", "value"], as_of=as_of, fy=fy
+    )
+    chart = _heat(
+        data,
+        order,
+        row=segment,
+        row_title=None,
+        value=alt.Tooltip("value:Q", format=_fmt(unit), title=title),
+        legend=alt.Legend(format=_fmt(unit, axis=True)),
+        legend_title=None,
+        text_format=_fmt(unit, axis=True),
+        title=title,
+        height=max(220, 28 * data[segment].n_unique()),
     )
     return _themed(chart, currency=currency)
 
@@ -239,45 +472,70 @@ def bars_by(
     return _themed(chart, currency=currency)
 
 
-def stacked_activity(frame: pl.DataFrame, *, title: str) -> alt.Chart:
-    """Activities per period stacked by type (columns period, type, value)."""
-    order = list(dict.fromkeys(frame["period"].to_list()))
-    chart = (
-        alt.Chart(frame.select("period", "type", "value"), title=title)
+def stacked_activity(frame: pl.DataFrame, *, title: str, as_of: date | None = None, fy: int = 1) -> alt.Chart:
+    """Activities per period stacked by type (columns period, type, value; with the engine's ``kpi``,
+    ``period_to_date`` and ``previous``, the running week by the rule: lighter bars labelled to date, beside a tick
+    at the week before's total at the same point)."""
+    data, order = _marked(frame, ["period", "type", "value"], as_of=as_of, fy=fy, growing=True)
+    x = _period_x(order)
+    bars = (
+        alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
+            x=x,
             y=alt.Y("value:Q", title=None, stack="zero", axis=alt.Axis(format=",.0f")),
             color=alt.Color("type:N", title=None, sort=["Calls", "Emails", "Meetings booked"]),
+            opacity=alt.condition("datum.to_date", alt.value(TO_DATE_OPACITY), alt.value(1.0)),
             tooltip=[
-                alt.Tooltip("period:O"),
+                alt.Tooltip("when:N", title="Period"),
                 alt.Tooltip("type:N"),
                 alt.Tooltip("value:Q", format=",.0f", title="Activities"),
             ],
         )
-        .properties(height=260)
     )
+    layers: list[alt.Chart] = [bars]
+    before = data.filter(pl.col("previous").is_not_null())
+    if before.height:  # every type added up: the week before over the same days
+        totals = before.group_by("shown", "same_point").agg(pl.col("previous").sum())
+        layers.append(
+            alt.Chart(totals)
+            .mark_tick(color="#222", thickness=2, size=26)
+            .encode(
+                x=x,
+                y=alt.Y("previous:Q"),
+                tooltip=[
+                    alt.Tooltip("same_point:N", title="Compared with"),
+                    alt.Tooltip("previous:Q", format=",.0f", title="Activities"),
+                ],
+            )
+        )
+    note = _to_date_note(data, "bars")
+    chart = alt.layer(*layers, title=_titled(title, note)).properties(height=260 + _room(note))
     return _themed(chart)
 
 
-def rep_week_heatmap(frame: pl.DataFrame, *, title: str) -> alt.Chart:
-    """Activities per rep per week (columns owner, period, value)."""
-    data = frame.select(pl.col("owner").cast(pl.String), "period", "value")
-    order = list(dict.fromkeys(data["period"].to_list()))
-    chart = (
-        alt.Chart(data, title=title)
-        .mark_rect()
-        .encode(
-            x=alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-            y=alt.Y("owner:N", title=None, axis=alt.Axis(labelOverlap=False)),
-            color=alt.Color("value:Q", title="Activities", scale=alt.Scale(scheme="blues")),
-            tooltip=[
-                alt.Tooltip("owner:N", title="Rep"),
-                alt.Tooltip("period:O"),
-                alt.Tooltip("value:Q", format=",.0f", title="Activities"),
-            ],
-        )
-        .properties(height=max(220, 18 * data["owner"].n_unique()))
+def rep_week_heatmap(frame: pl.DataFrame, *, title: str, as_of: date | None = None, fy: int = 1) -> alt.Chart:
+    """Activities per rep per week (columns owner, period, value); the running week outlined and labelled to date,
+    its counts so far written in their cells, off the colour scale (see ``_heat``)."""
+    data, order = _marked(
+        frame.with_columns(pl.col("owner").cast(pl.String)),
+        ["owner", "period", "value"],
+        as_of=as_of,
+        fy=fy,
+        growing=True,
+    )
+    chart = _heat(
+        data,
+        order,
+        row="owner",
+        row_title="Rep",
+        value=alt.Tooltip("value:Q", format=",.0f", title="Activities"),
+        legend=alt.Legend(),
+        legend_title="Activities",
+        text_format=",.0f",
+        title=title,
+        height=max(220, 18 * data["owner"].n_unique()),
+        label_overlap=False,
     )
     return _themed(chart)
 
@@ -309,17 +567,20 @@ def response_histogram(frame: pl.DataFrame, *, sla_hours: float) -> alt.Chart:
     return _themed(chart)
 
 
-def mrr_movements(frame: pl.DataFrame, currency: str = "USD") -> alt.Chart:
-    """Monthly MRR movements as diverging stacked bars, with the ending MRR as a line."""
-    moves = frame.filter(pl.col("movement").is_in(["new", "expansion", "contraction", "churn"]))
-    ends = frame.filter(pl.col("movement") == "end")
-    order = list(dict.fromkeys(frame["period"].to_list()))
+def mrr_movements(frame: pl.DataFrame, currency: str = "USD", *, as_of: date | None = None, fy: int = 1) -> alt.Chart:
+    """Monthly MRR movements as diverging stacked bars, with the ending MRR as a line. The month still running
+    (holding ``as_of``) is labelled to date: its movements so far as lighter bars, its MRR as of the as-of date a
+    hollow point on a dashed end of the line."""
+    data, order = _marked(frame, ["period", "movement", "mrr"], as_of=as_of, fy=fy)
+    moves = data.filter(pl.col("movement").is_in(["new", "expansion", "contraction", "churn"]))
+    ends = data.filter(pl.col("movement") == "end")
     names = ["new", "expansion", "contraction", "churn"]
+    x = _period_x(order)
     bars = (
         alt.Chart(moves)
         .mark_bar()
         .encode(
-            x=alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
+            x=x,
             y=alt.Y("mrr:Q", title="MRR change", axis=alt.Axis(format="$,.2s")),
             color=alt.Color(
                 "movement:N",
@@ -327,26 +588,33 @@ def mrr_movements(frame: pl.DataFrame, currency: str = "USD") -> alt.Chart:
                 scale=alt.Scale(domain=names, range=[PALETTE[0], PALETTE[4], PALETTE[1], PALETTE[5]]),
                 title=None,
             ),
+            opacity=alt.condition("datum.to_date", alt.value(TO_DATE_OPACITY), alt.value(1.0)),
             tooltip=[
-                alt.Tooltip("period:O"),
+                alt.Tooltip("when:N", title="Period"),
                 alt.Tooltip("movement:N"),
                 alt.Tooltip("mrr:Q", format="$,.0f", title="MRR"),
             ],
         )
     )
-    line = (
-        alt.Chart(ends)
-        .mark_line(point=True, color="#333")
-        .encode(
-            x=alt.X("period:O", sort=order),
-            y=alt.Y("mrr:Q", title="Ending MRR", axis=alt.Axis(format="$,.2s")),
-            tooltip=[alt.Tooltip("period:O"), alt.Tooltip("mrr:Q", format="$,.0f", title="Ending MRR")],
-        )
+    line = _trend_layers(
+        ends,
+        x=alt.X("shown:O", sort=order),
+        y=alt.Y("mrr:Q", title="Ending MRR", axis=alt.Axis(format="$,.2s")),
+        tooltip=[alt.Tooltip("when:N", title="Period"), alt.Tooltip("mrr:Q", format="$,.0f", title="Ending MRR")],
+        value_format="$,.0f",
+        color=None,
+        area=False,
+        ink="#333",
+    )
+    note = (
+        []
+        if not data["to_date"].any()
+        else [f"{data.filter(pl.col('to_date'))['when'][0]}: lighter bars, hollow point"]
     )
     return _themed(
-        alt.layer(bars, line)
+        alt.layer(bars, alt.layer(*line, data=ends))
         .resolve_scale(y="independent")
-        .properties(height=280, title="MRR: new, expansion, contraction and churn"),
+        .properties(height=280 + _room(note), title=_titled("MRR: new, expansion, contraction and churn", note)),
         currency=currency,
     )
 
@@ -374,33 +642,47 @@ def cohort_heatmap(frame: pl.DataFrame) -> alt.Chart:
 
 
 def small_multiples(
-    frame: pl.DataFrame, *, segment: str, unit: str, title: str, columns: int = 4, currency: str = "USD"
+    frame: pl.DataFrame,
+    *,
+    segment: str,
+    unit: str,
+    title: str,
+    columns: int = 4,
+    currency: str = "USD",
+    as_of: date | None = None,
+    fy: int = 1,
 ) -> alt.FacetChart:
-    """One small trend chart per segment, sharing the y scale, so shapes compare at a glance."""
-    data = frame.select(pl.col(segment).cast(pl.String), "period", "value").drop_nulls("value")
-    order = list(dict.fromkeys(data["period"].to_list()))
-    base = (
-        alt.Chart(data)
-        .mark_area(line={"color": PALETTE[0]}, color=PALETTE[4], opacity=0.5)
-        .encode(
-            x=alt.X("period:O", sort=order, title=None, axis=alt.Axis(labelAngle=-40, labelFontSize=10)),
-            y=alt.Y(
-                "value:Q",
-                title=None,
-                axis=alt.Axis(format=_fmt(unit, axis=True), tickCount=3, tickMinStep=_min_step(unit)),
-            ),
-            tooltip=[
-                alt.Tooltip(f"{segment}:N"),
-                alt.Tooltip("period:O"),
-                alt.Tooltip("value:Q", format=_fmt(unit), title=title),
-            ],
-        )
+    """One small trend chart per segment, sharing the y scale, so shapes compare at a glance; the period still
+    running is drawn as in ``trend_lines`` (the area covers complete periods)."""
+    data, order = _marked(
+        frame.with_columns(pl.col(segment).cast(pl.String)).drop_nulls("value"),
+        [segment, "period", "value"],
+        as_of=as_of,
+        fy=fy,
+    )
+    layers = _trend_layers(
+        data,
+        x=_period_x(order, labelFontSize=10),
+        y=alt.Y(
+            "value:Q",
+            title=None,
+            axis=alt.Axis(format=_fmt(unit, axis=True), tickCount=3, tickMinStep=_min_step(unit)),
+        ),
+        tooltip=[
+            alt.Tooltip(f"{segment}:N"),
+            alt.Tooltip("when:N", title="Period"),
+            alt.Tooltip("value:Q", format=_fmt(unit), title=title),
+        ],
+        value_format=_fmt(unit),
+        color=None,
+        area=True,
+    )
+    chart = (
+        alt.layer(*layers, data=data)
         .properties(width=170, height=150)
+        .facet(facet=alt.Facet(f"{segment}:N", title=None, header=alt.Header(labelFontSize=12)), columns=columns)
     )
-    chart = base.facet(
-        facet=alt.Facet(f"{segment}:N", title=None, header=alt.Header(labelFontSize=12)), columns=columns
-    )
-    return _themed(chart.properties(title=title), currency=currency)  # type: ignore[return-value]
+    return _themed(chart.properties(title=_titled(title, _to_date_note(data, "line"))), currency=currency)  # type: ignore[return-value]
 
 
 WATERFALL_STEPS = (

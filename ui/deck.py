@@ -569,17 +569,48 @@ def _cards(pack: _Pack, slide: Slide, metrics: Sequence[Metric], x: float, y: fl
         slide.elements += texts
         if spark_room and sum(v is not None for v in metric.spark) > 1:
             top = cy + card_h - pad - spark_h
-            slide.elements.append(_sparkline(list(metric.spark), cx + pad, top, inner, spark_h))
+            slide.elements += _sparkline(list(metric.spark), cx + pad, top, inner, spark_h, end=metric.spark_end)
 
 
-def _sparkline(values: Sequence[float | None], x: float, y: float, w: float, h: float) -> Polyline:
+SPARK_TO_DATE = "8CC3E6"
+"""The running period's end of a sparkline: the accent, lighter (not over yet)."""
+
+
+def _sparkline(
+    values: Sequence[float | None], x: float, y: float, w: float, h: float, *, end: str = "complete"
+) -> list[Polyline]:
+    """A card's sparkline; ``end="to date"`` (``kpi_core.to_date``: a rate's running period) draws its last point
+    apart: a dashed, lighter last segment and a hollow ring, the line before it solid."""
     known = [(i, v) for i, v in enumerate(values) if v is not None]
     low = min(v for _, v in known)
     high = max(v for _, v in known)
     span = high - low
     step = w / max(len(values) - 1, 1)
     points = tuple((x + i * step, y + (h / 2 if span == 0 else h - (v - low) / span * h)) for i, v in known)
-    return Polyline(points)
+    if end != "to date" or values[-1] is None:
+        return [Polyline(points)]
+    *before, (x1, y1) = points
+    lines = [Polyline(tuple(before))] if len(before) > 1 else []
+    (x0, y0), radius = before[-1], min(0.06, h / 4)
+    length = math.hypot(x1 - x0, y1 - y0) or 1.0
+    ux, uy = (x1 - x0) / length, (y1 - y0) / length
+    ex, ey = x1 - radius * ux, y1 - radius * uy  # where the ring starts, on the way in
+
+    def at(t: float) -> tuple[float, float]:
+        return x0 + (ex - x0) * t, y0 + (ey - y0) * t
+
+    dashes = 3  # dash, gap, dash, gap, dash: short lines, so the renderers need no dash style
+    pieces = 2 * dashes - 1
+    for k in range(dashes - 1):
+        lines.append(Polyline((at(2 * k / pieces), at((2 * k + 1) / pieces)), SPARK_TO_DATE, name="sparkline-to-date"))
+    start = math.atan2(-uy, -ux)
+    ring = tuple(
+        (x1 + radius * math.cos(start + 2 * math.pi * k / 16), y1 + radius * math.sin(start + 2 * math.pi * k / 16))
+        for k in range(17)
+    )
+    # the last dash runs into the hollow ring as one line (two shapes would overlap)
+    lines.append(Polyline((at((pieces - 1) / pieces), *ring), SPARK_TO_DATE, 1.75, name="sparkline-to-date"))
+    return lines
 
 
 def _natural_width(m: Measure, table: Table, size: float) -> float:

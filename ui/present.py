@@ -55,26 +55,43 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def sparkline(values: Sequence[float | None], *, width: int = 160, height: int = 40) -> str:
-    """An inline SVG line of the values (gaps skipped); "" with fewer than two values."""
+SPARK_TO_DATE = "#8CC3E6"
+"""The running period's end of a sparkline: the accent, lighter (not over yet)."""
+
+
+def sparkline(values: Sequence[float | None], *, width: int = 160, height: int = 40, end: str = "complete") -> str:
+    """An inline SVG line of the values (gaps skipped); "" with fewer than two values. ``end="to date"``
+    (``kpi_core.to_date``: a rate's running period) draws the last point apart: a dashed, lighter last segment and
+    a hollow ring."""
     known = [(i, v) for i, v in enumerate(values) if v is not None]
     if len(known) < 2:
         return ""
     low, high = min(v for _, v in known), max(v for _, v in known)
     span = high - low
-    step = (width - 4) / max(len(values) - 1, 1)
-    points = " ".join(
-        f"{2 + i * step:.1f},{(height / 2 if span == 0 else 2 + (high - v) / span * (height - 4)):.1f}"
-        for i, v in known
-    )
+    step = (width - 8) / max(len(values) - 1, 1)
+    xy = [(4 + i * step, height / 2 if span == 0 else 4 + (high - v) / span * (height - 8)) for i, v in known]
+    apart = end == "to date" and values[-1] is not None
+    solid = xy[:-1] if apart else xy
+    shapes = []
+    if len(solid) > 1:
+        points = " ".join(f"{px:.1f},{py:.1f}" for px, py in solid)
+        shapes.append(f'<polyline points="{points}" fill="none" stroke="#0072B2" stroke-width="2.5"/>')
+    if apart:
+        (x0, y0), (x1, y1) = xy[-2], xy[-1]
+        shapes.append(
+            f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" stroke="{SPARK_TO_DATE}" '
+            'stroke-width="2.5" stroke-dasharray="4 3"/>'
+            f'<circle cx="{x1:.1f}" cy="{y1:.1f}" r="3.2" fill="white" stroke="#0072B2" stroke-width="1.8"/>'
+        )
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-        f'<polyline points="{points}" fill="none" stroke="#0072B2" stroke-width="2.5"/></svg>'
+        f"{''.join(shapes)}</svg>"
     )
     # an image, not inline SVG: st.html's sanitiser keeps <img> with a data URI
     encoded = base64.b64encode(svg.encode()).decode()
+    alt = "trend, the last point to date" if apart else "trend"
     return (
-        f'<img class="spark" alt="trend" width="{width}" height="{height}" src="data:image/svg+xml;base64,{encoded}">'
+        f'<img class="spark" alt="{alt}" width="{width}" height="{height}" src="data:image/svg+xml;base64,{encoded}">'
     )
 
 
@@ -102,7 +119,7 @@ def cards(metrics: Sequence[Metric], *, columns: int | None = None, spark: bool 
             colour, words = STATUS[metric.status]
             foot.append(f'<span class="status" style="color: {colour}">● {words}</span>')
         if spark:
-            foot.append(sparkline(metric.spark))
+            foot.append(sparkline(metric.spark, end=metric.spark_end))
         if any(foot):
             parts.append(f'<div class="foot">{"".join(foot)}</div>')
         parts.append("</div>")

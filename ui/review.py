@@ -19,6 +19,7 @@ import polars as pl
 import kpi_core as K
 from kpi_core import breakdowns
 from kpi_core import periods as P
+from kpi_core import to_date as TD
 from kpi_core.changes import check_same_pipeline, push_counts, stage_history_from, what_changed
 from kpi_core.formatting import (
     category_label,
@@ -106,6 +107,9 @@ class Metric(NamedTuple):
     """On track / at risk / off track, for KPIs measured against a target."""
     spark: tuple[float | None, ...] = ()
     direction: str = "up"
+    spark_end: str = "complete"
+    """How the sparkline ends (``kpi_core.to_date.SparkEnd``): complete periods; its last point to date (drawn
+    apart); or the running period left out (a total while its period runs)."""
 
 
 @dataclass(frozen=True)
@@ -254,12 +258,14 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
     elapsed = ((latest.as_of - period.start).days + 1) / period.days if period.contains(latest.as_of) else 1.0
     history_start = min((d.as_of for d in data.history), default=latest.as_of)
     metrics = []
+    left_out = False  # a total's sparkline ends with the last complete period: the note says so
     for kpi_id in order:
         if kpi_id not in current:
             continue
         row, kpi = current[kpi_id], K.get(kpi_id)
         currency = str(row.get("currency") or latest.currency)
         value = row["value"]
+        spark_end = "complete"
         if kpi_id in as_of_trend:  # open pipeline: compared across snapshots, never across periods of one export
             before, earlier = as_of_trend[kpi_id]
             delta = value - before if value is not None and before is not None else None
@@ -268,7 +274,11 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
         else:
             delta = row["delta"]
             series = frame.filter(pl.col("kpi") == kpi_id)["value"].to_list()
-            spark = tuple(series) if sum(v is not None for v in series) > 1 else ()
+            drawn = TD.spark(series, kpi_id=kpi_id, to_date=bool(row.get("period_to_date")))
+            spark, spark_end = (
+                (drawn.values, drawn.end) if sum(v is not None for v in drawn.values) > 1 else ((), "complete")
+            )
+            left_out |= spark_end == "left out"
             missing = "no comparison for the period before"
         metrics.append(
             Metric(
@@ -280,11 +290,14 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
                 target_status(kpi_id, value, elapsed),
                 spark,
                 kpi.direction,
+                spark_end,
             )
         )
     caveats = tuple(why_unavailable(k, reason) for k, reason in result.unavailable.items())
     to_date = " (to date)" if period.contains(latest.as_of) and compared else ""
     note = f"{period.label}{to_date}" + (f", compared with {compared.label} at the same point" if compared else "")
+    if left_out:
+        note += f"; sparklines of totals: complete {TD.GRAIN_PLURALS.get(period.grain, 'periods')}"
     return CellResult(
         cell.title,
         cell.kind,

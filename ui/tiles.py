@@ -6,6 +6,8 @@ import polars as pl
 import streamlit as st
 
 import kpi_core as K
+from kpi_core import periods as P
+from kpi_core import to_date
 from kpi_core.formatting import format_delta, format_value
 from kpi_core.registry import (
     change_note,
@@ -26,6 +28,10 @@ def tile(
     spark: list[float | None] | None = None,
     status: str | None = None,
 ) -> None:
+    """A KPI's tile: value, delta against ``compare_column``, status, and ``spark`` (one value per period, oldest
+    first, the last the tile's own period) drawn by the running-period rule (``kpi_core.to_date.spark``): while the
+    tile's period runs, a total's sparkline shows complete periods only (st.metric draws one plain line, so a
+    to-date point would read as a collapse), and the help says so."""
     kpi = K.get(str(row["kpi"]))
     value = row["value"] if isinstance(row["value"], float | int) else None
     delta = row[delta_column] if isinstance(row[delta_column], float | int) else None
@@ -46,7 +52,10 @@ def tile(
         f"{behind}"
     )
     color = "inverse" if kpi.direction == "down" else "off" if kpi.direction == "neutral" else "normal"
-    chart = [v if v is not None else 0.0 for v in spark] if spark and any(v is not None for v in spark) else None
+    drawn = to_date.spark(spark or [], kpi_id=kpi.id, to_date=bool(row.get("period_to_date")))
+    chart = [v if v is not None else 0.0 for v in drawn.values] if any(v is not None for v in drawn.values) else None
+    if chart:
+        help_text += "\n\n" + spark_help(drawn, str(row.get("period") or ""))
     st.metric(
         kpi.label,
         format_value(value, kpi.unit, currency, compact=True),
@@ -77,7 +86,18 @@ def unavailable_list(unavailable: dict[str, str]) -> None:
 
 
 def spark_series(frame: pl.DataFrame, kpi_id: str) -> list[float | None]:
+    """A KPI's values over the frame's periods, oldest first, the running one included (``tile`` applies the
+    running-period rule, so a caller passes every period up to the tile's own)."""
     return frame.filter((pl.col("kpi") == kpi_id) & pl.col("stage").is_null())["value"].to_list()
+
+
+def spark_help(drawn: to_date.Spark, period: str) -> str:
+    """What a tile's sparkline shows, for its help ("Sparkline: complete periods (...)" while a total's period runs)."""
+    try:
+        grain = P.parse(period).grain
+    except ValueError:
+        grain = "period"
+    return to_date.spark_words(drawn.end, period, count=len(drawn.values), grain=grain) + "."
 
 
 def forecast_tile(accuracy: pl.DataFrame, currency: str = "USD") -> None:
