@@ -14,6 +14,7 @@ import altair as alt
 import polars as pl
 from altair.utils.schemapi import UndefinedType
 
+import kpi_core as K
 from kpi_core import to_date
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -116,9 +117,10 @@ def ranked_bars(
     """Horizontal bars of one KPI per segment, largest first. A period still running is drawn by the rule: lighter
     bars, "to date" in the subtitle, and for a total a tick at each segment's value at the same point of the period
     before (``previous``)."""
+    counted = [c for c in ("n", "small_sample") if c in frame.columns]
     data, _ = _marked(
         frame.with_columns(pl.col(segment).cast(pl.String)).drop_nulls("value"),
-        [segment, "period", "value"],
+        [segment, "period", "value", *counted],
         as_of=as_of,
         fy=fy,
     )
@@ -126,6 +128,12 @@ def ranked_bars(
     running = bool(data["to_date"].any())
     value = alt.Tooltip("value:Q", format=_fmt(unit), title=title)
     tooltip = [alt.Tooltip(f"{segment}:N"), *([alt.Tooltip("when:N", title="Period")] if running else []), value]
+    # a segment resting on too few records is drawn grey and said to be so: a bar is not a finding from three deals
+    small = _small_note(frame) if "small_sample" in data.columns and data["small_sample"].any() else None
+    if "n" in data.columns:
+        kpi_ids = frame["kpi"].unique().to_list() if "kpi" in frame.columns else []
+        words = K.get(str(kpi_ids[0])).sample_words if len(kpi_ids) == 1 else ""
+        tooltip.append(alt.Tooltip("n:Q", format=",.0f", title=(words or "records").capitalize()))
     compared = bool(data["previous"].is_not_null().any())
     if compared:
         tooltip += [
@@ -147,6 +155,8 @@ def ranked_bars(
         .mark_bar(color=PALETTE[0], opacity=TO_DATE_OPACITY if running else 1.0)
         .encode(x=x, y=y, tooltip=tooltip)
     )
+    if small:
+        bars = bars.encode(color=alt.condition("datum.small_sample", alt.value(SMALL_INK), alt.value(PALETTE[0])))
     if selection is not None:
         full = TO_DATE_OPACITY if running else 1.0
         bars = bars.add_params(selection).encode(
@@ -160,7 +170,7 @@ def ranked_bars(
             .mark_tick(color="#222", thickness=2, size=18)
             .encode(x=alt.X("previous:Q"), y=y, tooltip=tooltip)
         )
-    note = _to_date_note(data, "hbars")
+    note = _to_date_note(data, "hbars") + ([small] if small else [])
     chart = alt.layer(*layers, data=data, title=_titled(title, note)).properties(
         height=height + _room(note, period_axis=False)
     )
@@ -218,6 +228,19 @@ def _to_date_note(data: pl.DataFrame, kind: str) -> list[str]:
     if compared.height and kind != "heat":
         lines.append(f"{'|' if kind == 'hbars' else '—'} {compared['same_point'][0]}, for comparison")
     return lines
+
+
+SMALL_INK = "#b9bec7"
+"""Segments resting on too few records for a finding."""
+
+
+def _small_note(frame: pl.DataFrame) -> str:
+    """The subtitle naming the grey bars: "grey: fewer than 10 closed deals, too few to tell"."""
+    kpi_ids = frame["kpi"].unique().to_list() if "kpi" in frame.columns else []
+    if len(kpi_ids) == 1:
+        kpi = K.get(str(kpi_ids[0]))
+        return f"grey: fewer than {kpi.min_sample} {kpi.sample_words}, too few to tell"
+    return "grey: too few records to tell"
 
 
 def _titled(title: str, note: list[str]) -> str | alt.Title:
