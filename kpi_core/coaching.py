@@ -1201,6 +1201,8 @@ def difference_text(row: dict[str, Any]) -> str:
     '-18.3 pts (-32.0 to -3.1)'
     >>> difference_text({"scale": "relative", "difference": -0.31, "ci_low": -0.46, "ci_high": -0.12})
     '-31% typical (-46% to -12%)'
+    >>> difference_text({"scale": "relative", "difference": 3.06, "ci_low": 1.8, "ci_high": 4.87})
+    '×4.1 typical (×2.8 to ×5.9)'
     >>> difference_text({"scale": "per week", "difference": 9.25, "ci_low": -2.0, "ci_high": 20.5})
     '+9.2/week (-2.0 to +20.5)'
     """
@@ -1210,6 +1212,8 @@ def difference_text(row: dict[str, Any]) -> str:
     scale = row.get("scale")
     if scale == "points":
         return f"{d * 100:+.1f} pts ({low * 100:+.1f} to {high * 100:+.1f})"
+    if scale == "relative" and d >= 1 and low >= 0:  # twice or more: a ratio reads better than +306%
+        return f"×{1 + d:.1f} typical (×{1 + low:.1f} to ×{1 + high:.1f})"
     if scale == "relative":
         return f"{_percent(d)} typical ({_percent(low)} to {_percent(high)})"
     return f"{d:+,.1f}/week ({low:+,.1f} to {high:+,.1f})"
