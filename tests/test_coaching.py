@@ -523,6 +523,9 @@ def test_the_sample_company_uses_the_engines_numbers(sample: K.Dataset) -> None:
             r = found.differences.filter(pl.col("metric") == metric).row(0, named=True)
             n = r["n"] if who == "rep" else r["peer_n"]
             assert r[column] * n == pytest.approx(counts[metric]), (who, metric)
+    # the counts behind each rate's comparison give the engine's rates: rep minus peers is the difference tested
+    for r in found.differences.filter(pl.col("scale") == "points").iter_rows(named=True):
+        assert r["difference"] == pytest.approx(r["rep_value"] - r["peer_value"], abs=1e-12), r["label"]
     # the samples behind the comparisons are the rows behind those values
     closed = sample.table("deals").filter(
         (pl.col("owner") == "Ben Ito")
