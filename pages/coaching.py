@@ -182,7 +182,7 @@ if table.height:
                 f"{coaching.ALPHA:.0%})"
             ),
             "Revenue effect": st.column_config.TextColumn(
-                width="small",
+                width="medium",
                 help="What the rep would have won more (+) or less (-) at the peers' value, all else the rep's own",
             ),
             "Note": st.column_config.TextColumn(width="large"),

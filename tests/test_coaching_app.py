@@ -94,7 +94,7 @@ def test_the_page_shows_the_rep_beside_the_team(sample: K.Dataset) -> None:
     assert list(table.columns)[5:8] == ["Verdict", "Revenue effect", "p after 18 comparisons"]
     config = json.loads(at.dataframe[0].proto.columns)
     assert config["Revenue effect"] == {
-        "width": "small",
+        "width": "medium",
         "help": "What the rep would have won more (+) or less (-) at the peers' value, all else the rep's own",
         "type_config": {"type": "text"},
     }
