@@ -17,7 +17,7 @@ from typing import Any
 from kpi_core import coaching as C
 from kpi_core import drivers as D
 from kpi_core import leading as L
-from kpi_core.formatting import SYMBOLS, format_cell, format_value, money
+from kpi_core.formatting import SYMBOLS, format_cell, format_value
 from kpi_core.model import DataError, Dataset
 from kpi_core.periods import GRAINS
 from kpi_core.registry import BY_ID
@@ -309,7 +309,7 @@ def coaching_command(args: argparse.Namespace) -> int:
         history=[h for h in history if h is not None] if history else None,
     )
     if args.out is not None:
-        write_coaching_pdf(found, args.out)
+        write_coaching_pdf(found, args.out, _source(args))
     if args.format == "json":
         out = found.to_dict()
         out["warnings"] = [*out["warnings"], *skipped]
@@ -323,38 +323,44 @@ def coaching_command(args: argparse.Namespace) -> int:
         f"1:1 with {found.value}: {found.period.label}{running}{before}, against {peers.words} "
         f"({len(peers.members)} other {'reps' if found.segment == 'owner' else 'values'})"
     )
-    print("\nWhere it differs most:")
-    ranked = bool(found.differences["focus_rank"].is_not_null().any())
-    for i, sentence in enumerate(found.focus, start=1):
-        print(f"  {f'{i}.' if ranked else '-'} {sentence}")
-    header = ["Metric", found.value, found.previous.label if found.previous else "Before", "Peers", "95% interval"]
-    lines = [[*header, "n", "Beyond noise", "Revenue effect"]]
+    print(f"\n{found.summary}")
+    for title, sentences in (
+        (f"Gaps (worse than {peers.words}, beyond the noise)", found.gaps),
+        (f"Strengths (better than {peers.words}, beyond the noise)", found.strengths),
+    ):
+        if sentences:
+            print(f"\n{title}:")
+            for i, sentence in enumerate(sentences, start=1):
+                print(f"  {i}. {sentence}")
+    header = ["Metric", found.value, found.previous.label if found.previous else "Before", "Peers"]
+    lines = [[*header, "Difference (95% interval)", "Verdict", "p adjusted", "n", "Revenue effect"]]
     for row in found.differences.iter_rows(named=True):
         unit = row["unit"]
-        interval = (
-            f"{format_value(row['ci_low'], unit, currency)} to {format_value(row['ci_high'], unit, currency)}"
-            if row["ci_low"] is not None
-            else "-"
-        )
         lines.append(
             [
                 row["label"],
                 format_value(row["rep_value"], unit, currency),
                 format_value(row["rep_previous"], unit, currency),
                 format_value(row["peer_value"], unit, currency),
-                interval,
+                C.difference_text(row),
+                C.verdict_words(row),
+                C.p_text(row["p_adjusted"]),
                 format_cell(row["n"], "count"),
-                C.noise_words(row),
-                "-" if row["revenue_effect"] is None else _signed(row["revenue_effect"], currency),
+                C.revenue_text(row["revenue_effect"], currency),
             ]
         )
     print()
     _print_lines(lines, right_from=1)
+    print(
+        f"\nBeyond the noise: the {found.compared} comparisons are judged together (Holm's correction at "
+        f"{C.ALPHA:.0%}: a rep like the team gets any flag at most {C.ALPHA:.0%} of the time) and each interval "
+        "leaves out zero; better or worse by each KPI's good direction."
+    )
     formulas = [r for r in found.differences.iter_rows(named=True) if r["revenue_formula"] and r["beyond_noise"]]
     if formulas:
         print("\nRevenue effects (what the rep would have won at the peers' value, all else the rep's own):")
         for r in formulas:
-            print(f"  {r['label']}: {r['revenue_formula']}")
+            print(f"  {r['label']}: {C.revenue_text(r['revenue_effect'], currency)} = {r['revenue_formula']}")
     print("\nDeals to talk about:")
     if found.deals.height:
         rows = [["Deal", "Stage", "Amount", "Close date", "Flags", "Facts"]]
@@ -383,12 +389,18 @@ def coaching_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _signed(value: float, currency: str) -> str:
-    """Money with its sign, to the unit: ``+$12,000``."""
-    return ("+" if value >= 0 else "") + money(value, currency)
+def _source(args: argparse.Namespace) -> str:
+    """The data a command read, as the app's sidebar names it: the sample company, and the files by name.
+
+    >>> _source(argparse.Namespace(sample=False, files=["a/deals.csv", "activities.xlsx"]))
+    'Your data: deals.csv, activities.xlsx'
+    """
+    files = ", ".join(Path(f).name for f in args.files)
+    parts = (["Sample company"] if args.sample else []) + ([f"Your data: {files}"] if files else [])
+    return " + ".join(parts)
 
 
-def write_coaching_pdf(found: C.Coaching, out: Path) -> None:
+def write_coaching_pdf(found: C.Coaching, out: Path, source: str = "") -> None:
     """The 1:1's one-page PDF; its layout lives with the app's ui package (like the meeting pack's)."""
     import importlib
 
@@ -396,4 +408,4 @@ def write_coaching_pdf(found: C.Coaching, out: Path) -> None:
         layout = importlib.import_module("ui.coaching_pdf")
     except ImportError as exc:
         raise DataError(f"the PDF needs the app's ui package ({exc}): run it from the project folder") from exc
-    out.write_bytes(layout.one_page(found))
+    out.write_bytes(layout.one_page(found, source=source))

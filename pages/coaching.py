@@ -1,12 +1,14 @@
-"""1:1: one rep against their team, where they differ beyond the noise, the revenue at stake, the deals to discuss."""
+"""1:1: one rep against their team, their gaps and strengths beyond the noise, the revenue at stake, the deals."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
 from kpi_core import coaching
-from kpi_core.formatting import SCREEN_DATE, format_cell, format_value, money, screen_format
+from kpi_core.formatting import SCREEN_DATE, format_cell, format_value, screen_format
 from ui import coaching_charts, state, tables
 
 state.through_entrypoint()
@@ -48,6 +50,7 @@ if isinstance(found, str):
 
 currency = found.currency
 peers = found.peers
+source = state.describe()
 to_date = (
     f" to {found.as_of.day} {found.as_of:%b %Y}"
     if found.period.grain != "all" and found.period.contains(found.as_of)
@@ -55,21 +58,38 @@ to_date = (
 )
 before = f", beside {found.previous.label}" if found.previous else ""
 st.caption(
-    f"{state.SOURCES.get(state.source(), 'Your data')} · {found.period.label}{to_date}{before} · against "
-    f"{peers.words}: {len(peers.members)} other rep(s), computed without {rep} · money in {currency}. The sidebar's "
-    "segment filters do not apply here: the peer group is the comparison."
+    f"{source} · {found.period.label}{to_date}{before} · against {peers.words}: {len(peers.members)} other rep(s), "
+    f"computed without {rep} · money in {currency}. The sidebar's segment filters do not apply here: the peer group "
+    "is the comparison."
 )
 for note in [peers.note] if peers.note else []:
     st.info(note)
 
-st.subheader(f"Where {rep} differs most")
-ranked = bool(found.differences["focus_rank"].is_not_null().any())
-for i, sentence in enumerate(found.focus, start=1):
-    st.markdown(f"{i}. {sentence}" if ranked else sentence)
+
+def _md(text: str) -> str:
+    """Text for st.markdown: a dollar sign is money, not the start of a formula."""
+    return text.replace("$", "\\$")
+
+
+st.markdown(f"**{_md(found.summary)}**")
+left_list, right_list = st.columns(2, gap="large")
+for column, colour, title, sentences in (
+    (left_list, "red", f"Gaps: worse than {peers.words}", found.gaps),
+    (right_list, "green", f"Strengths: better than {peers.words}", found.strengths),
+):
+    column.markdown(f"#### :{colour}[{title}]")
+    if not sentences:
+        column.caption("None beyond the noise.")
+    for i, sentence in enumerate(sentences, start=1):
+        column.markdown(f":{colour}[**{i}.**] {_md(sentence)}")
 st.caption(
-    "Beyond the noise: the rep's 95% interval (Wilson for rates, a seeded bootstrap for means and medians) leaves out "
-    f"the peers' value, with at least {coaching.MIN_SAMPLE} deals (or leads, activities, days) behind it. A revenue "
-    "effect is what the rep would have won at the peers' value, all else the rep's own; its formula is in the table."
+    f"Beyond the noise: {rep} against the peers as two samples (rates: Newcombe's score interval for a difference of "
+    "proportions; amounts and durations: Welch's t on their logarithms, read as a typical ratio; activities per week: "
+    f"the spread of the peers' own weekly rates), the page's {found.compared} comparisons judged together (Holm's "
+    f"correction: a rep like the team gets any flag at most {coaching.ALPHA:.0%} of the time) and the 95% interval "
+    f"leaving out no difference; fewer than {coaching.MIN_SAMPLE} deals (or leads, stage exits) behind a number is "
+    "too few to tell. Better or worse by each KPI's good direction. A revenue effect is what the rep would have won "
+    "at the peers' value, all else the rep's own."
 )
 
 
@@ -77,7 +97,7 @@ def _pdf() -> bytes:
     from ui import coaching_pdf
 
     assert not isinstance(found, str)
-    return coaching_pdf.one_page(found, company=state.SOURCES.get(state.source(), ""))
+    return coaching_pdf.one_page(found, source=source)
 
 
 st.download_button(
@@ -89,7 +109,7 @@ st.download_button(
 )
 
 left, right = st.columns(2, gap="large")
-steps = coaching_charts.funnel_frame(found.funnel, rep=rep, peers=f"{peers.name} (without {rep})")
+steps = coaching_charts.funnel_frame(found.funnel, found.differences, rep=rep, peers=f"{peers.name} (without {rep})")
 if steps.height:
     left.altair_chart(
         coaching_charts.funnel(
@@ -105,38 +125,75 @@ else:
 gaps = coaching_charts.gaps_frame(found.differences, currency)
 if gaps.height:
     right.altair_chart(
-        coaching_charts.gaps(gaps, title=f"Each KPI against {peers.words}, with {rep}'s 95% interval"),
+        coaching_charts.gaps(gaps, title=f"Each KPI against {peers.words}, with its 95% interval"),
         width="stretch",
     )
 
-st.subheader("Each KPI beside the team")
-
-
-def _noise(row: dict[str, object]) -> str:
-    return coaching.noise_words(row)
-
-
+st.subheader("Each KPI beside the peers")
+before_label = found.previous.label if found.previous else "Before"
+p_label = f"p after {found.compared} comparisons"
 table = pl.DataFrame(
     [
         {
             "KPI": r["label"],
             rep: format_value(r["rep_value"], r["unit"], currency),
-            found.previous.label if found.previous else "Before": format_value(r["rep_previous"], r["unit"], currency),
+            before_label: format_value(r["rep_previous"], r["unit"], currency),
             "Peers": format_value(r["peer_value"], r["unit"], currency),
-            "95% interval": "—"
-            if r["ci_low"] is None
-            else f"{format_value(r['ci_low'], r['unit'], currency)} to {format_value(r['ci_high'], r['unit'], currency)}",
-            "n": f"{format_cell(r['n'], 'count')} {r['counted']}",
-            "Beyond the noise": _noise(r),
-            "Revenue effect": "—" if r["revenue_effect"] is None else money(r["revenue_effect"], currency),
-            "How the effect is computed": r["revenue_formula"] or "",
-            "Note": r["note"] or "",
+            "Difference (95% interval)": coaching.difference_text(r),
+            "Verdict": r["verdict"],
+            "Revenue effect": coaching.revenue_text(r["revenue_effect"], currency),
+            p_label: coaching.p_text(r["p_adjusted"]),
+            "Sample": f"{format_cell(r['n'], 'count')} {r['counted']}",
+            "Note": "; ".join(
+                part
+                for part in (
+                    f"explained by the funnel: {r['explained_by']}" if r["explained_by"] else "",
+                    r["note"] or "",
+                )
+                if part
+            ),
         }
         for r in found.differences.iter_rows(named=True)
-    ]
+    ],
 )
+tones = [
+    coaching_charts.SHADES[r["verdict"]] if r["beyond_noise"] and r["verdict"] in ("better", "worse") else None
+    for r in found.differences.iter_rows(named=True)
+]
+
+
+def _colour(column: Any) -> list[str]:
+    return [f"color: {tone}; font-weight: 600" if tone else "" for tone in tones]
+
+
 if table.height:
-    tables.frame(table, hide_index=True, width="stretch")
+    styled = table.to_pandas().style.apply(_colour, subset=["Difference (95% interval)", "Verdict"])
+    tables.frame(
+        styled,
+        hide_index=True,
+        width="stretch",
+        height=36 * (table.height + 1) + 3,  # every KPI at once, no scrolling inside the table
+        column_config={
+            "KPI": st.column_config.TextColumn(width="medium", pinned=True),
+            "Difference (95% interval)": st.column_config.TextColumn(width="medium"),
+            p_label: st.column_config.TextColumn(
+                help="How often a difference this large comes by chance alone when the rep is like the peers, after "
+                "Holm's correction across the page's comparisons (beyond the noise under "
+                f"{coaching.ALPHA:.0%})"
+            ),
+            "Revenue effect": st.column_config.TextColumn(
+                width="medium",
+                help="What the rep would have won more (+) or less (-) at the peers' value, all else the rep's own",
+            ),
+            "Note": st.column_config.TextColumn(width="large"),
+        },
+    )
+formulas = [r for r in found.differences.iter_rows(named=True) if r["revenue_formula"]]
+if formulas:
+    with st.expander("How each revenue effect is computed"):
+        for r in formulas:
+            amount = coaching.revenue_text(r["revenue_effect"], currency)
+            st.markdown(f"- **{_md(r['label'])}**: {_md(amount)} = {_md(r['revenue_formula'])}")
 for reason in found.unavailable.values():
     st.caption(f"Not measured: {reason}")
 

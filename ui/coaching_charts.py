@@ -1,14 +1,22 @@
-"""Chart builders for the 1:1: tidy frames in, Altair charts out. No ``st.*`` here."""
+"""Chart builders for the 1:1: tidy frames in, Altair charts out. No ``st.*`` here.
+
+Colours say better or worse by each KPI's good direction: green for a difference beyond the noise that is better,
+red for one that is worse, grey for no clear difference (and a lighter grey when there is too little to tell)."""
 
 from __future__ import annotations
 
 import altair as alt
 import polars as pl
 
+from kpi_core.coaching import difference_text
 from kpi_core.formatting import format_value
-from ui.charts import PALETTE
+from ui.charts import BAD, GOOD, PALETTE
 
 MUTED = "#9AA3AE"
+FAINT = "#CDD3DA"
+BETTER, WORSE, UNCLEAR, TOO_FEW = "better", "worse", "no clear difference", "too few to tell"
+SHADES = {BETTER: GOOD, WORSE: BAD, UNCLEAR: MUTED, TOO_FEW: FAINT}
+"""The colour of each verdict on every chart of the page (the PDF uses the deck's darker print shades)."""
 
 
 def _themed(chart: alt.LayerChart) -> alt.Chart:
@@ -20,9 +28,26 @@ def _themed(chart: alt.LayerChart) -> alt.Chart:
     )  # type: ignore[return-value]
 
 
-def funnel_frame(funnel: pl.DataFrame, *, rep: str, peers: str) -> pl.DataFrame:
+def shade(verdict: str | None, beyond_noise: bool | None) -> str:
+    """The verdict a chart colours by: better or worse only beyond the noise; too few to tell; else no clear
+    difference.
+
+    >>> shade("worse", True), shade("no clear difference", False), shade("too few to tell", False), shade("a total", None)
+    ('worse', 'no clear difference', 'too few to tell', 'no clear difference')
+    """
+    if beyond_noise and verdict in (BETTER, WORSE):
+        return str(verdict)
+    return TOO_FEW if verdict in (TOO_FEW, "no data") else UNCLEAR
+
+
+def funnel_frame(funnel: pl.DataFrame, differences: pl.DataFrame, *, rep: str, peers: str) -> pl.DataFrame:
     """The funnel's next-step conversions as one row per step and group: step ("A → B"), order, group (the rep's
-    name or the peers'), rate, ci_low, ci_high (the rep's 95% interval), deals (that reached the first stage)."""
+    name or the peers'), rate, ci_low, ci_high (the rep's 95% interval), deals (that reached the first stage), and
+    shade: the rep's verdict at that step (better, worse, no clear difference, too few to tell), "peers" for theirs."""
+    verdicts = {
+        r["stage"]: shade(r["verdict"], r["beyond_noise"])
+        for r in differences.filter(pl.col("metric") == "stage_conversion").iter_rows(named=True)
+    }
     rows = []
     for group, name in (("rep", rep), ("peers", peers)):
         part = funnel.filter(pl.col("group") == group).sort("order")
@@ -30,15 +55,17 @@ def funnel_frame(funnel: pl.DataFrame, *, rep: str, peers: str) -> pl.DataFrame:
         for i, row in enumerate(part.iter_rows(named=True)):
             if i + 1 >= len(stages) or row["next_rate"] is None:
                 continue
+            step = f"{stages[i]} → {stages[i + 1]}"
             rows.append(
                 {
-                    "step": f"{stages[i]} → {stages[i + 1]}",
+                    "step": step,
                     "order": i,
                     "group": name,
                     "rate": row["next_rate"],
                     "ci_low": row["ci_low"] if group == "rep" else None,
                     "ci_high": row["ci_high"] if group == "rep" else None,
                     "deals": int(row["reached"]),
+                    "shade": verdicts.get(step, UNCLEAR) if group == "rep" else "peers",
                 }
             )
     schema = {
@@ -49,17 +76,34 @@ def funnel_frame(funnel: pl.DataFrame, *, rep: str, peers: str) -> pl.DataFrame:
         "ci_low": pl.Float64,
         "ci_high": pl.Float64,
         "deals": pl.Int64,
+        "shade": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
 
 
 def funnel(frame: pl.DataFrame, *, rep: str, peers: str, title: str) -> alt.Chart:
-    """Each stage-to-stage conversion of the rep beside the peers', the rep's 95% interval as a line through its bar.
+    """Each stage-to-stage conversion of the rep beside the peers', the rep's bars coloured by their verdict (green
+    better, red worse beyond the noise, else blue) with the rep's 95% interval as a line through each bar.
 
     ``frame``: :func:`funnel_frame`."""
     steps = frame.sort("order")["step"].unique(maintain_order=True).to_list()
-    base = alt.Chart(frame, title=title)
-    colour = alt.Color("group:N", scale=alt.Scale(domain=[rep, peers], range=[PALETTE[0], MUTED]))
+    names = {
+        BETTER: f"{rep}: better, beyond the noise",
+        WORSE: f"{rep}: worse, beyond the noise",
+        UNCLEAR: rep,
+        TOO_FEW: f"{rep}: too few to tell",
+        "peers": peers,
+    }
+    colours = {BETTER: GOOD, WORSE: BAD, UNCLEAR: PALETTE[0], TOO_FEW: "#8FBCDB", "peers": MUTED}
+    present = [s for s in (UNCLEAR, BETTER, WORSE, TOO_FEW, "peers") if s in set(frame["shade"].to_list())]
+    data = frame.with_columns(legend=pl.col("shade").replace_strict(names, return_dtype=pl.String))
+    base = alt.Chart(data, title=title)
+    colour = alt.Color(
+        "legend:N",
+        scale=alt.Scale(domain=[names[s] for s in present], range=[colours[s] for s in present]),
+        sort=[names[s] for s in present],
+        legend=alt.Legend(orient="bottom", columns=2, labelLimit=0),
+    )
     bars = base.mark_bar().encode(
         x=alt.X(
             "step:N",
@@ -83,6 +127,7 @@ def funnel(frame: pl.DataFrame, *, rep: str, peers: str, title: str) -> alt.Char
             alt.Tooltip("ci_low:Q", format=".1%", title="95% interval from"),
             alt.Tooltip("ci_high:Q", format=".1%", title="to"),
             alt.Tooltip("deals:Q", format=",.0f", title="Deals at the first stage"),
+            alt.Tooltip("shade:N", title="Against the peers"),
         ],
     )
     whiskers = (
@@ -99,27 +144,34 @@ def funnel(frame: pl.DataFrame, *, rep: str, peers: str, title: str) -> alt.Char
 
 
 def gaps_frame(differences: pl.DataFrame, currency: str) -> pl.DataFrame:
-    """The rep against the peers on each KPI, as a relative gap: label, gap (rep / peers - 1), low, high (the rep's
-    interval the same way), noise ("beyond the noise" or "within the noise"), and the formatted values for the
-    tooltip. KPIs without a peer value, or a peer value of zero, are left out (no relative gap)."""
+    """Each comparison as a relative difference from the peers: label, gap (rates: the difference over the peers'
+    rate; amounts and durations: typical ratio minus one; activities per week: the difference over the peers'
+    rate), low and high (its 95% interval the same way), shade (better, worse, no clear difference, too few to tell),
+    and the formatted values for the tooltip. Rows without an interval, or a peer value of zero where the difference
+    is divided by it, are left out."""
     rows = []
     for r in differences.iter_rows(named=True):
         peer, rep = r["peer_value"], r["rep_value"]
-        if peer is None or rep is None or peer == 0:
+        if r["difference"] is None or peer is None or rep is None:
+            continue
+        if r["scale"] == "relative":
+            scale = 1.0
+        elif peer:
+            scale = 1.0 / abs(peer)
+        else:
             continue
         unit = r["unit"]
         rows.append(
             {
                 "label": r["label"],
-                "gap": rep / peer - 1,
-                "low": None if r["ci_low"] is None else r["ci_low"] / peer - 1,
-                "high": None if r["ci_high"] is None else r["ci_high"] / peer - 1,
-                "noise": "beyond the noise" if r["beyond_noise"] else "within the noise",
+                "gap": r["difference"] * scale,
+                "low": r["ci_low"] * scale,
+                "high": r["ci_high"] * scale,
+                "shade": shade(r["verdict"], r["beyond_noise"]),
                 "rep": format_value(rep, unit, currency),
                 "peers": format_value(peer, unit, currency),
-                "interval": "—"
-                if r["ci_low"] is None
-                else f"{format_value(r['ci_low'], unit, currency)} to {format_value(r['ci_high'], unit, currency)}",
+                "difference": difference_text(r),
+                "sample": f"{r['n']:,} {r['counted']}",
             }
         )
     schema = {
@@ -127,32 +179,43 @@ def gaps_frame(differences: pl.DataFrame, currency: str) -> pl.DataFrame:
         "gap": pl.Float64,
         "low": pl.Float64,
         "high": pl.Float64,
-        "noise": pl.String,
+        "shade": pl.String,
         "rep": pl.String,
         "peers": pl.String,
-        "interval": pl.String,
+        "difference": pl.String,
+        "sample": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
 
 
 def gaps(frame: pl.DataFrame, *, title: str) -> alt.Chart:
-    """Each KPI's gap to the peers (0 = the same), with the rep's 95% interval: a line that crosses zero is within
-    the noise. ``frame``: :func:`gaps_frame`."""
+    """Each KPI's difference from the peers (0 = the same) with its 95% interval, coloured by its verdict: green
+    better and red worse beyond the noise, grey otherwise. ``frame``: :func:`gaps_frame`."""
     order = frame["label"].to_list()
     data = frame.with_columns(
         pl.col("gap").clip(-1.5, 3.0), pl.col("low").clip(-1.5, 3.0), pl.col("high").clip(-1.5, 3.0)
     )
     base = alt.Chart(data, title=title)
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
+    domain = [BETTER, WORSE, UNCLEAR, TOO_FEW]
     colour = alt.Color(
-        "noise:N", scale=alt.Scale(domain=["beyond the noise", "within the noise"], range=[PALETTE[5], MUTED])
+        "shade:N",
+        scale=alt.Scale(domain=domain, range=[SHADES[s] for s in domain]),
+        legend=alt.Legend(
+            orient="bottom",
+            columns=2,
+            labelLimit=0,
+            labelExpr="datum.label == 'better' || datum.label == 'worse' ? "
+            "datum.label + ', beyond the noise' : datum.label",
+        ),
     )
     tooltip = [
         alt.Tooltip("label:N", title="KPI"),
         alt.Tooltip("rep:N", title="Rep"),
         alt.Tooltip("peers:N", title="Peers"),
-        alt.Tooltip("interval:N", title="Rep's 95% interval"),
-        alt.Tooltip("noise:N", title="Difference"),
+        alt.Tooltip("difference:N", title="Difference (95% interval)"),
+        alt.Tooltip("sample:N", title="Rep's sample"),
+        alt.Tooltip("shade:N", title="Verdict"),
     ]
     interval = base.mark_rule(strokeWidth=2).encode(y=y, x="low:Q", x2="high:Q", color=colour, tooltip=tooltip)
     point = base.mark_point(filled=True, size=70).encode(
