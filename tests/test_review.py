@@ -1180,3 +1180,21 @@ def test_plain_weekly_reports_read_one_stalled_count_on_the_pages_and_in_the_rev
     at.switch_page("pages/pipeline.py").run()
     assert at.session_state["source"] == "upload" and not at.exception
     assert stalled_caption() == ["4 deal(s)"]
+
+
+def test_the_review_reads_its_weeks_with_the_settings_of_the_data_on_screen(store: SnapshotStore) -> None:
+    """A fiscal year starting in February on screen: the review's cards are the fiscal quarter's, the engine's
+    numbers for the company's data with that setting (the pages' numbers)."""
+    ordered = [s.id for s in store.list()]
+    settings = K.Settings(fiscal_year_start=2)
+    data, _ = review.load_review(store, ordered, len(ordered) - 1, pipeline=store.pipeline, settings=settings)
+    assert (data.latest.settings, data.previous.settings) == (settings, settings)  # type: ignore[union-attr]
+    quarter = P.make(data.latest.as_of, "quarter", 2)
+    assert quarter.label == "FY2027-Q4"  # November 2026 is in the fourth quarter of the year starting February 2026
+    cell = Cell("scorecard", "Cards", kpis=("won_revenue", "win_rate", "stalled_deals"), id="c")
+    result = review.run_cell(cell, data)
+    assert result.note.startswith("FY2027-Q4 (to date), compared with FY2027-Q3")
+    company = K.Dataset.prepare(load_sample(), settings=settings)
+    assert [m.value for m in result.metrics] == [
+        format_value(v, K.get(k).unit, compact=True) for k, v in _values(company, list(cell.kpis), quarter)
+    ]
