@@ -236,7 +236,7 @@ def draw(result: review.CellResult, cell: Cell) -> None:
                     "Left out of Present and the meeting pack"
                     + (
                         ""
-                        if when in (review.NOT_IN_DATA, review.NOTHING_YET)
+                        if when in (review.NOT_IN_DATA, review.NOTHING_YET, review.SETTINGS)
                         else f"; it comes: {when[0].lower()}{when[1:]}"
                     )
                     + "."

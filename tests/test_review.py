@@ -417,6 +417,7 @@ def test_a_cell_that_cannot_run_is_named_on_the_cover_not_given_a_slide(history:
             Cell("funnel", "Funnel", id="f"),
             Cell("note", "Actions", id="actions"),
             Cell("segment_chart", "Win rate by planet", kpis=("win_rate",), dimension="planet", id="p"),
+            Cell("scorecard", "Q9", kpis=("win_rate",), period="2026-Q9", id="q"),
         ),
     )
     results = [review.run_cell(cell, alone) for cell in book.cells]
@@ -433,22 +434,29 @@ def test_a_cell_that_cannot_run_is_named_on_the_cover_not_given_a_slide(history:
             review.NOT_IN_DATA,
             "no planet column",
         ),
+        review.LeftOut(
+            "'2026-Q9' is not a period label; use e.g. 2026-W47, 2026-11, 2026-Q4, FY2027-Q1, 2026 or all",
+            review.SETTINGS,
+        ),
     ]
     assert results[0].note == results[0].left_out.why  # type: ignore[union-attr]  # the screen says why
     slides = list(_deck(review.pptx("x", results, "footnote", history.latest.as_of, data=alone)).slides)
     assert [_shape(s, "title")[0].text_frame.text for s in slides] == ["x", "Funnel"]
     assert _shape(slides[0], "left-out")[0].text_frame.text == (
-        "Next week, with two kept snapshots: What changed\nNot in this data: Win rate by planet (no planet column)"
+        "Next week, with two kept snapshots: What changed\nNot in this data: Win rate by planet (no planet column)\n"
+        "To fix in the cell's settings: Q9"
     )
     notes = slides[0].notes_slide.notes_text_frame.text
     assert notes.endswith(
         "Not in this pack:\n"
         "Next week, with two kept snapshots: What changed\n"
         "Not in this data: Win rate by planet (no planet column)\n"
+        "To fix in the cell's settings: Q9\n"
         "Notes with no text yet: Actions\n"
         f"- What changed: {results[0].left_out.why}\n"  # type: ignore[union-attr]
         f"- Actions: {results[2].left_out.why}\n"  # type: ignore[union-attr]
-        f"- Win rate by planet: {results[3].left_out.why}"  # type: ignore[union-attr]
+        f"- Win rate by planet: {results[3].left_out.why}\n"  # type: ignore[union-attr]
+        f"- Q9: {results[4].left_out.why}"  # type: ignore[union-attr]
     )
 
 
@@ -1012,7 +1020,7 @@ def test_a_refused_comparison_refuses_everywhere(
         "is left out of the review of 'Brightly' (its comparison, trends, forecast accuracy and count of kept weeks)."
     )
     assert (len(data.history), data.previous, data.other_pipelines) == (1, None, ("Acme",))
-    assert data.source == "Brightly (1 kept snapshot of another company or pipeline left out (Acme))"
+    assert data.source == "Brightly (1 kept snapshot of another company or pipeline left out: Acme)"
     assert data.latest.stage_order == ("Discovery", "Demo", "Contract")
     book = Notebook("Review", tuple(c for c in WEEKLY_REVIEW.cells if c.kind != "note"))
     results = [review.run_cell(cell, data) for cell in book.cells]

@@ -98,7 +98,7 @@ class ReviewData:
             names = ", ".join(self.other_pipelines[-3:]) + (", …" if others > 3 else "")
             kept += (
                 f"{'; ' if kept else ''}{others} kept snapshot{'s' if others > 1 else ''} of another company or "
-                f"pipeline left out ({names})"
+                f"pipeline left out: {names}"
             )
         return f"{self.latest_label}{compared}" + (f" ({kept})" if kept else "")
 
@@ -159,6 +159,8 @@ NEXT_WEEK = "Next week, with two kept snapshots"
 """When a cell that compares two kept weeks (or reads the stage history rebuilt from them) first has something."""
 NOT_IN_DATA = "Not in this data"
 NOTHING_YET = "Nothing to show yet"
+SETTINGS = "To fix in the cell's settings"
+"""A cell asking for something no data can give (a period that does not exist)."""
 UNWRITTEN = "Notes with no text yet"
 """A note still empty (or holding its template's hint): left out, and not worth a line on the cover."""
 
@@ -170,7 +172,7 @@ class LeftOut(NamedTuple):
     """The whole reason, as the screen and the title slide's speaker notes say it."""
     when: str
     """:data:`NEXT_WEEK`, a date ("From 31 Aug 2018, once 2018-08 has closed"), :data:`NOT_IN_DATA`,
-    :data:`NOTHING_YET` or :data:`UNWRITTEN`."""
+    :data:`NOTHING_YET`, :data:`SETTINGS` or :data:`UNWRITTEN`."""
     short: str = ""
     """A few words for the cover, after the cell's title ("no region column")."""
 
@@ -234,7 +236,7 @@ def left_out(results: Sequence[CellResult], *, notes: bool = False) -> list[str]
         if missing is None or (missing.when == UNWRITTEN and not notes):
             continue
         groups.setdefault(missing.when, []).append(result.title + (f" ({missing.short})" if missing.short else ""))
-    last = (NOT_IN_DATA, NOTHING_YET, UNWRITTEN)
+    last = (NOT_IN_DATA, NOTHING_YET, SETTINGS, UNWRITTEN)
     order = sorted(groups, key=lambda when: (when != NEXT_WEEK, last.index(when) if when in last else -1))
     return [f"{when}: {', '.join(groups[when])}" for when in order]
 
@@ -317,7 +319,7 @@ def _run(cell: Cell, data: ReviewData) -> CellResult:
     try:
         period = _period(cell, latest)
     except ValueError as exc:
-        return CellResult(cell.title, cell.kind, left_out=LeftOut(str(exc), NOT_IN_DATA))
+        return CellResult(cell.title, cell.kind, left_out=LeftOut(str(exc), SETTINGS))
     if cell.kind == "note":
         return CellResult(cell.title, cell.kind)
     missing = lacking(cell, latest)
