@@ -1206,3 +1206,31 @@ def test_the_review_reads_its_weeks_with_the_settings_of_the_data_on_screen(stor
     assert [m.value for m in result.metrics] == [
         format_value(v, K.get(k).unit, compact=True) for k, v in _values(company, list(cell.kpis), quarter)
     ]
+
+
+def test_present_with_nothing_to_show_says_what_comes_and_when(home: Path, tmp_path: Path) -> None:
+    """A notebook that only asks what changed, on the first kept week: the page says what Present and the pack
+    leave out; Present says there is nothing to present yet, and when it comes, and exits."""
+    from kpi_core.notebook import NotebookStore
+
+    rows = [(f"D{i}", f"Deal {i}", "Prospecting", 1000 + i, "2026-09-01", "2026-12-15") for i in range(8)]
+    (tmp_path / "pipeline-2026-11-06.csv").write_bytes(_deals_csv(rows))
+    assert cli.main(["snapshots", "save", str(tmp_path / "pipeline-2026-11-06.csv"), "--name", "week 1"]) == 0
+    NotebookStore(home).save(Notebook("Only changes", (Cell("waterfall", "What changed", id="w"),)))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/review.py").run()
+    at.selectbox(key="review_notebook").set_value("Only changes").run()
+    assert [c.value for c in at.caption if c.value.startswith("Not in Present")] == [
+        "Not in Present or the meeting pack: Next week, with two kept snapshots: What changed"
+    ]
+    at.button(key="present").click().run()
+    assert not at.exception
+    html = [h.proto.body for h in at.get("html")]
+    assert '<p class="present-title">Only changes</p>' in html
+    assert any("Nothing to present yet on this data." in h for h in html)
+    assert (
+        '<div class="present-left-out"><b>Not in this review yet</b><ul><li>Next week, with two kept snapshots: '
+        "What changed</li></ul></div>"
+    ) in html
+    at.button(key="exit_present").click().run()
+    assert "present" not in at.query_params and [s.value for s in at.subheader] == ["What changed"]
