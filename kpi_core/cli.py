@@ -580,13 +580,17 @@ def pack_command(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise DataError(f"the pack needs the app's ui package ({exc}): run it from the project folder") from exc
     company = args.company if args.company is not None else "Sample company" if args.sample_history else ""
-    data, refused = review.load_review(store, ordered, position, company=company)
+    # the weeks before the previous one are read as their pipeline (kept on disk), as the review page reads them
+    data, refused = review.load_review(store, ordered, position, company=company, pipeline=store.pipeline)
     results = [review.run_cell(cell, data) for cell in book.cells]
     build = review.pptx if args.format == "pptx" else review.pdf
     content = build(book.name, results, data.quality_note, data.latest.as_of, data=data)
     args.out.write_bytes(content)
     compared = f", compared with {data.previous_label}" if data.previous_label else ", nothing to compare with"
-    print(f"wrote {args.out}: {book.name!r}, {len(results)} cells, on {data.latest_label}{compared}")
+    made = len(review.shown(results))
+    print(f"wrote {args.out}: {book.name!r}, {made} of {len(results)} cells, on {data.latest_label}{compared}")
+    for line in review.left_out(results, notes=True):  # what the title slide says is not in the pack
+        print(f"  not in the pack: {line}")
     if refused:
         print(f"note: {refused}", file=sys.stderr)
     return 0

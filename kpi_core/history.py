@@ -8,13 +8,14 @@ before) is evaluated for that period.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 
 import polars as pl
 
+from kpi_core.changes import same_pipeline, stage_history_from
 from kpi_core.engine import POINT_IN_TIME, report
-from kpi_core.model import LOOKUPS, Dataset
+from kpi_core.model import LOOKUPS, Dataset, Settings
 from kpi_core.periods import Grain, Period
 
 PIPELINE_TABLES = frozenset({"deals", "stage_history", "targets", "rates", "users", "stages", *LOOKUPS})
@@ -85,3 +86,39 @@ def point_in_time(
     if not rows:
         return pl.DataFrame(schema={"period": pl.String, "kpi": pl.String, "value": pl.Float64, "snapshot": pl.Date})
     return pl.concat(rows, how="vertical_relaxed")
+
+
+def of_pipeline(reviewed: pl.DataFrame | None, weeks: Sequence[pl.DataFrame | None]) -> list[bool]:
+    """Which kept weeks (their deals) are exports of the pipeline of ``reviewed`` (the deals on screen or reviewed):
+    they share its deals (:func:`kpi_core.changes.same_pipeline`). Only those stand for its history: its comparison,
+    trends, forecast accuracy, rebuilt stage history and count of kept weeks. A side without deal ids cannot tell,
+    and is kept.
+
+    >>> a = pl.DataFrame({"deal_id": [str(i) for i in range(10)]})
+    >>> b = pl.DataFrame({"deal_id": [f"x{i}" for i in range(10)]})
+    >>> of_pipeline(a, [a.head(8), b, None])
+    [True, False, True]
+    """
+    if reviewed is None or "deal_id" not in reviewed.columns:
+        return [True] * len(weeks)
+    return [week is None or "deal_id" not in week.columns or same_pipeline(week, reviewed) for week in weeks]
+
+
+def with_stage_history(
+    tables: Mapping[str, pl.DataFrame], as_of: date, earlier: Sequence[tuple[date, pl.DataFrame]]
+) -> dict[str, pl.DataFrame]:
+    """``tables`` with a stage history rebuilt from the deals of the ``earlier`` kept weeks of its pipeline (oldest
+    first) and its own, when its files carry none: a deal entered a stage on the first week that shows it there. So
+    time in stage, stalled deals and the funnel work on plain weekly reports, the same on every page and in the
+    review. Without earlier weeks (or deals) the tables are returned as they are."""
+    if "stage_history" in tables or "deals" not in tables or not earlier:
+        return dict(tables)
+    return {**tables, "stage_history": stage_history_from([*earlier, (as_of, tables["deals"])])}
+
+
+def prepare_week(weeks: Sequence[tuple[date, Mapping[str, pl.DataFrame]]], settings: Settings | None = None) -> Dataset:
+    """The last of ``weeks`` (kept weeks of one pipeline, oldest first, with their as-of dates) prepared as of its
+    date, with the stage history rebuilt from all of them when its files carry none (:func:`with_stage_history`)."""
+    *earlier, (as_of, tables) = weeks
+    rebuilt = with_stage_history(tables, as_of, [(day, t["deals"]) for day, t in earlier if "deals" in t])
+    return Dataset.prepare(rebuilt, as_of=as_of, settings=settings)

@@ -31,6 +31,24 @@ CELL_TITLES: Mapping[str, str] = {
 """What each kind of cell is called on screen (and the title a new cell starts with)."""
 FORMAT = "kpi-workbench-notebook/1"
 
+HINTS: Mapping[str, str] = {
+    "this-week": "What moved in the pipeline since last week, and what we do about it.",
+    "actions": "Owner, action, date.",
+}
+"""What the shipped notebook's notes are for, by cell id: shown in the editor while a note is empty, never as content."""
+PLACEHOLDERS = frozenset(HINTS.values())
+"""Notebooks saved before notes started empty kept these hints as their text: read back as no text."""
+
+
+def written(text: str) -> str:
+    """A cell's own text: ``text`` without surrounding space, or "" when it is empty or still a template's hint.
+
+    >>> written("  Close Acme by Friday. "), written("Owner, action, date."), written(" ")
+    ('Close Acme by Friday.', '', '')
+    """
+    text = text.strip()
+    return "" if text in PLACEHOLDERS else text
+
 
 def new_id() -> str:
     """A cell id: short, random, and never reused for another cell of the notebook."""
@@ -58,6 +76,13 @@ class Cell:
             raise DataError(f"unknown cell kind {self.kind!r}; choose one of {', '.join(CELL_KINDS)}")
         if not isinstance(self.id, str) or not self.id.strip():
             raise DataError("a cell needs an id")
+
+    @property
+    def hint(self) -> str:
+        """What the editor suggests writing while the cell has no text of its own."""
+        if self.kind == "note":
+            return HINTS.get(self.id, "Write the note here: a note without text is left out of Present and the pack.")
+        return "Commentary shown with the cell, on its slide and in its speaker notes."
 
 
 @dataclass(frozen=True)
@@ -122,6 +147,8 @@ class Notebook:
                 filters = tuple((k, tuple(v)) for k, v in dict(item.pop("filters", {})).items())
                 if not str(item.get("id") or "").strip():  # a notebook saved before cells had ids
                     item.pop("id", None)
+                if isinstance(item.get("text"), str) and not written(item["text"]):  # a template's hint kept as text
+                    item["text"] = ""
                 cells.append(Cell(**{**item, "kpis": tuple(item.get("kpis", ())), "filters": filters}))
             return cls(str(doc["name"]), tuple(cells))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -131,12 +158,7 @@ class Notebook:
 WEEKLY_REVIEW = Notebook(
     "Weekly pipeline review",
     (
-        Cell(
-            "note",
-            "This week",
-            text="What moved in the pipeline since last week, and what we do about it.",
-            id="this-week",
-        ),
+        Cell("note", "This week", id="this-week"),
         Cell(
             "scorecard",
             "Where we stand",
@@ -155,10 +177,11 @@ WEEKLY_REVIEW = Notebook(
         Cell("stalled", "Stalled deals to unblock", id="stalled"),
         Cell("segment_chart", "Revenue by region", kpis=("won_revenue",), dimension="region", id="by-region"),
         Cell("forecast", "How good was our forecast", grain="month", id="forecast"),
-        Cell("note", "Actions", text="Owner, action, date.", id="actions"),
+        Cell("note", "Actions", id="actions"),
     ),
 )
-"""The notebook that ships: the questions of a weekly pipeline review."""
+"""The notebook that ships: the questions of a weekly pipeline review. Its notes start empty (the editor shows what
+they are for, :data:`HINTS`): a note is on a slide once someone has written it."""
 
 
 def _slug(name: str) -> str:

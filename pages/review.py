@@ -23,26 +23,44 @@ def plain(text: str) -> str:
     return re.sub(r"([\\`*_\[\]#|$<>~])", r"\\\1", text)
 
 
+# the settings of the data on screen that change a KPI (fiscal-year start, reporting currency): the review's weeks
+# are prepared with them, so a cell reads the number the pages read (a bare string here would be drawn on the page)
+Settings = tuple[int, str | None]
+
+
+def settings() -> Settings:
+    key = state.dataset_key()
+    return key[2], key[3]
+
+
 @st.cache_resource(max_entries=16, show_spinner="Rebuilding stage history from the snapshots…")
-def with_history(folder: str, ids: tuple[str, ...]) -> K.Dataset:
+def with_history(folder: str, ids: tuple[str, ...], chosen: Settings) -> K.Dataset:
     """The newest of ``ids``, with stage history rebuilt from the snapshots when its files carry none."""
-    return review.prepare_latest(SnapshotStore(Path(folder)), ids)
+    return review.prepare_latest(SnapshotStore(Path(folder)), ids, K.Settings(*chosen))
+
+
+@st.cache_resource(max_entries=16, show_spinner="Preparing a snapshot…")
+def previous_week(folder: str, snapshot_id: str, chosen: Settings) -> K.Dataset:
+    """A kept week compared with the newest, prepared with the settings of the data on screen."""
+    if chosen == (1, None):
+        return workspace.prepared(folder, snapshot_id)  # the defaults: shared with every other page
+    return review.prepare_snapshot(SnapshotStore(Path(folder)), snapshot_id, K.Settings(*chosen))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def loaded(
-    folder: str, ordered: tuple[str, ...], position: int, company: str, names: tuple[str, ...]
+    folder: str, ordered: tuple[str, ...], position: int, company: str, names: tuple[str, ...], chosen: Settings
 ) -> tuple[review.ReviewData, str | None]:
-    """The chosen snapshot, the one before it (when it is the same pipeline), and every one up to it, each prepared
-    once; loaded once per list of snapshots and their ``names`` (the page's reruns and the notebook's cells share
-    it; a renamed snapshot loads again)."""
+    """The chosen snapshot, the kept weeks before it of its pipeline (the newest of them compared with it), each
+    prepared once; loaded once per list of snapshots, their ``names`` and the settings (the page's reruns and the
+    notebook's cells share it; a renamed snapshot loads again)."""
     return review.load_review(
         SnapshotStore(Path(folder)),
         ordered,
         position,
-        prepared=lambda i: workspace.prepared(folder, i),
+        prepared=lambda i: previous_week(folder, i, chosen),
         pipeline=lambda i: workspace.pipeline(folder, i),
-        latest=lambda ids: with_history(folder, ids),
+        latest=lambda ids: with_history(folder, ids, chosen),
         company=company,
     )
 
@@ -53,7 +71,7 @@ def snapshot_names(store: SnapshotStore) -> tuple[str, ...]:
 
 def review_data(store: SnapshotStore, ordered: list[str], position: int) -> review.ReviewData:
     """:func:`loaded` for the page, saying why the week before is not compared when it is another pipeline."""
-    data, refused = loaded(str(store.home), tuple(ordered), position, company(), snapshot_names(store))
+    data, refused = loaded(str(store.home), tuple(ordered), position, company(), snapshot_names(store), settings())
     if refused:
         st.warning(refused)
     return data
@@ -176,14 +194,16 @@ def keep(changed: Notebook) -> None:
 
 @st.cache_resource(max_entries=8, show_spinner="Running the notebook…")
 def cell_results(
-    book_json: str, folder: str, ordered: tuple[str, ...], position: int, company: str
+    book_json: str, folder: str, ordered: tuple[str, ...], position: int, company: str, chosen: Settings
 ) -> list[review.CellResult]:
     """Every cell run once per notebook and snapshot (button clicks and downloads rerun the page)."""
-    data, _ = loaded(folder, ordered, position, company, snapshot_names(SnapshotStore(Path(folder))))
+    data, _ = loaded(folder, ordered, position, company, snapshot_names(SnapshotStore(Path(folder))), chosen)
     return [review.run_cell(cell, data) for cell in Notebook.from_json(book_json).cells]
 
 
-results = cell_results(book.to_json(), str(store.home), tuple(ordered), position, company())
+results = cell_results(book.to_json(), str(store.home), tuple(ordered), position, company(), settings())
+# what Present shows, one per screen, and the pack one per slide: the cells that can be made from this data
+slides = review.shown(results)
 
 
 def metric(item: review.Metric) -> None:
@@ -203,8 +223,26 @@ def metric(item: review.Metric) -> None:
         st.caption(plain(item.compared))
 
 
-def draw(result: review.CellResult) -> None:
+def draw(result: review.CellResult, cell: Cell) -> None:
     st.subheader(result.title)
+    if result.left_out is not None:
+        if result.left_out.when == review.UNWRITTEN:
+            st.caption(plain(f"{cell.hint} Empty: left out of Present and the meeting pack until it has text."))
+        else:
+            when = result.left_out.when
+            st.info(plain(result.left_out.why), icon="ℹ️")
+            st.caption(
+                plain(
+                    "Left out of Present and the meeting pack"
+                    + (
+                        ""
+                        if when in (review.NOT_IN_DATA, review.NOTHING_YET, review.SETTINGS)
+                        else f"; it comes: {when[0].lower()}{when[1:]}"
+                    )
+                    + "."
+                )
+            )
+        return
     if result.text:
         if result.kind == "note":
             st.markdown(plain(result.text).replace("\n", "  \n"))
@@ -234,16 +272,16 @@ def draw_large(result: review.CellResult, index: int) -> None:
     if head[1].button("◀ Previous", key="prev", disabled=index == 0, width="stretch"):
         st.session_state["slide"] = index - 1
         st.rerun()
-    if head[2].button("Next ▶", key="next", disabled=index >= len(results) - 1, width="stretch", type="primary"):
+    if head[2].button("Next ▶", key="next", disabled=index >= len(slides) - 1, width="stretch", type="primary"):
         st.session_state["slide"] = index + 1
         st.rerun()
     if head[3].button("Exit", key="exit_present", width="stretch"):
         st.query_params.pop("present", None)
         st.rerun()
-    note = result.note if not result.empty else ""
-    st.html(f'<p class="present-note">{present.escape(note)}{" · " if note else ""}{index + 1} / {len(results)}</p>')
-    if result.kind == "note" or result.empty:
-        st.html(present.text(result.text if result.kind == "note" else result.note, large=True))
+    note = result.note if result.kind != "note" else ""
+    st.html(f'<p class="present-note">{present.escape(note)}{" · " if note else ""}{index + 1} / {len(slides)}</p>')
+    if result.kind == "note":
+        st.html(present.text(result.text, large=True))
         return
     if result.text:
         st.html(present.text(result.text))
@@ -251,6 +289,8 @@ def draw_large(result: review.CellResult, index: int) -> None:
     if result.metrics:
         st.html(present.cards(result.metrics, spark=result.kind == "scorecard"))
         room -= 260 if result.kind == "scorecard" else 170
+    if result.unavailable:
+        st.html(present.unavailable(result.unavailable))
     table = result.table if result.table is not None and result.table.height else None
     if result.chart is not None and table is not None:
         left, right = st.columns([5, 4], gap="large")
@@ -264,12 +304,29 @@ def draw_large(result: review.CellResult, index: int) -> None:
     st.html(f'<p class="present-foot">{present.escape(data.quality_note)}</p>')
 
 
+def nothing_to_present() -> None:
+    st.html(present.CSS)
+    head = st.columns([9, 1], vertical_alignment="center")
+    head[0].html(f'<p class="present-title">{present.escape(book.name)}</p>')
+    if head[1].button("Exit", key="exit_present", width="stretch"):
+        st.query_params.pop("present", None)
+        st.rerun()
+    st.html(present.text("Nothing to present yet on this data.", large=True))
+    st.html(present.left_out(review.left_out(results)))
+
+
 if presenting:
-    index = max(0, min(int(st.session_state.get("slide", 0)), len(results) - 1))
-    draw_large(results[index], index)
+    if not slides:
+        nothing_to_present()
+        st.stop()
+    index = max(0, min(int(st.session_state.get("slide", 0)), len(slides) - 1))
+    draw_large(slides[index], index)
     st.stop()
 
 st.caption(plain(data.quality_note + (f" · compared with {data.previous_label}" if data.previous_label else "")))
+later = review.left_out(results)
+if later:  # said once, as the pack's title slide says it
+    st.caption("Not in Present or the meeting pack: " + " · ".join(plain(line) for line in later))
 actions = st.columns(5)
 if actions[0].button("Present", key="present", type="primary"):
     st.session_state["slide"] = 0
@@ -332,6 +389,7 @@ def edit_form(cell: Cell) -> None:
             "Text" if cell.kind == "note" else "Commentary (shown with the cell, on its slide and in its notes)",
             cell.text,
             key=f"text_{key}",
+            placeholder=cell.hint,
         )
         if st.form_submit_button("Apply", key=f"apply_{cell.id}"):
             current = Notebook.from_json(st.session_state["review_book"])
@@ -356,7 +414,7 @@ def edit_form(cell: Cell) -> None:
 
 for i, (cell, result) in enumerate(zip(book.cells, results, strict=True)):
     with st.container(border=True, key=f"cell_{cell.id}"):
-        draw(result)
+        draw(result, cell)
         tools = st.columns([1, 1, 1, 2, 2, 2, 2])
         if tools[0].button("↑", key=f"up_{cell.id}", disabled=i == 0, help="Move up"):
             keep(book.move(i, -1))

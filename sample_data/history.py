@@ -1,7 +1,7 @@
 """Weekly snapshots of the sample company: the deals as each Friday's export would have shown them.
 
 Built from the final tables: a deal appears once created; it is open until its close date; its stage is
-the last one it had entered; some deals show an earlier expected close date (they slip later) and a smaller
+the last one it had entered; the stage history and activities are those dated up to the export; some deals show an earlier expected close date (they slip later) and a smaller
 amount (they grow later), so consecutive weeks have wins, losses, pushes, pulls, new and resized deals.
 """
 
@@ -75,7 +75,9 @@ def deals_as_of(tables: dict[str, pl.DataFrame], as_of: date, *, end: date = END
 def weekly_snapshots(
     tables: dict[str, pl.DataFrame], weeks: int = 13, end: date = END
 ) -> list[tuple[date, dict[str, pl.DataFrame]]]:
-    """``weeks`` weekly exports (deals, their stage history and the lookups), oldest first."""
+    """``weeks`` weekly exports (deals, their stage history, the activities logged so far and the lookups), oldest
+    first. The newest holds what the sample company holds of each (its deals, stage history and activities are the
+    company's own), so a KPI read of the newest week is the one the pages show for the company."""
     lookups = {name: tables[name] for name in LOOKUPS if name in tables}
     return [
         (
@@ -84,6 +86,9 @@ def weekly_snapshots(
                 "deals": deals_as_of(tables, day, end=end),
                 # the stage changes known on that day (a Salesforce OpportunityHistory export beside the report)
                 "stage_history": tables["stage_history"].filter(pl.col("entered_at").dt.date() <= day),
+                # the calls, emails and meetings logged by then (an activities report beside it): stalled deals
+                # count a deal with no activity for a month as stalled, as they do on the company's own data
+                "activities": tables["activities"].filter(pl.col("activity_date").dt.date() <= day),
                 **lookups,
             },
         )

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from kpi_core.model import DataError
-from kpi_core.notebook import WEEKLY_REVIEW, Cell, Notebook, NotebookStore
+from kpi_core.notebook import WEEKLY_REVIEW, Cell, Notebook, NotebookStore, written
 
 
 def test_cells_are_added_moved_edited_and_removed() -> None:
@@ -97,3 +97,30 @@ def test_a_copied_cell_gets_its_own_id() -> None:
         "forecast",
         "actions",
     ]
+
+
+def test_the_shipped_notes_start_empty_and_an_old_saved_hint_reads_as_no_text() -> None:
+    notes = [c for c in WEEKLY_REVIEW.cells if c.kind == "note"]
+    assert [(c.id, c.text, c.hint) for c in notes] == [
+        ("this-week", "", "What moved in the pipeline since last week, and what we do about it."),
+        ("actions", "", "Owner, action, date."),
+    ]
+    # a notebook saved while the shipped notes held their hints as text (format 1, unchanged): read back as empty
+    old = (
+        '{"format": "kpi-workbench-notebook/1", "name": "Weekly pipeline review", "cells": ['
+        '{"id": "this-week", "kind": "note", "title": "This week", '
+        '"text": "What moved in the pipeline since last week, and what we do about it."}, '
+        '{"id": "actions", "kind": "note", "title": "Actions", "text": " Owner, action, date. "}, '
+        '{"id": "mine", "kind": "note", "title": "Mine", "text": "Owner: Ben. Action: call Acme. Date: Friday."}, '
+        '{"id": "w", "kind": "waterfall", "title": "What changed", "text": "Owner, action, date."}]}'
+    )
+    book = Notebook.from_json(old)
+    assert [(c.id, c.text) for c in book.cells] == [
+        ("this-week", ""),
+        ("actions", ""),
+        ("mine", "Owner: Ben. Action: call Acme. Date: Friday."),
+        ("w", ""),
+    ]
+    assert Notebook.from_json(book.to_json()) == book
+    assert Cell("note", "New").hint == "Write the note here: a note without text is left out of Present and the pack."
+    assert [written(t) for t in ("", "  ", "Owner, action, date.", " Call Acme. ")] == ["", "", "", "Call Acme."]

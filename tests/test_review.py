@@ -8,6 +8,7 @@ import io
 import re
 import zipfile
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,19 @@ import kpi_core as K
 from kpi_core import cli
 from kpi_core import periods as P
 from kpi_core.formatting import format_delta, format_value, screen_format
-from kpi_core.notebook import WEEKLY_REVIEW, Cell, Notebook
+from kpi_core.notebook import PLACEHOLDERS, WEEKLY_REVIEW, Cell, Notebook
 from kpi_core.snapshots import SnapshotStore, sample_home
 from sample_data import load_sample
 from sample_data.history import seed_store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED
 from tests.test_app import _isolated  # noqa: F401  (the same isolation: caches, profiles, pages folder)
 from ui import deck, review
 
+NOTES = {"this-week": "Two wins closed; EMEA slipped a week.", "actions": "Ben: call Acme by Friday."}
+WRITTEN = Notebook(
+    WEEKLY_REVIEW.name, tuple(replace(c, text=NOTES[c.id]) if c.id in NOTES else c for c in WEEKLY_REVIEW.cells)
+)
+"""The shipped notebook once the team has written its notes: every cell has a slide on the sample company."""
 UNICODE = "Zürich – 東京 – Łódź ✓ €"
 GREEK, CYRILLIC = "Καλημέρα κόσμε", "Привет, мир"
 EMU = 914400
@@ -56,7 +62,7 @@ def history(store: SnapshotStore) -> review.ReviewData:
 
 @pytest.fixture(scope="module")
 def results(history: review.ReviewData) -> list[review.CellResult]:
-    return [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
+    return [review.run_cell(cell, history) for cell in WRITTEN.cells]
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +83,7 @@ def test_every_default_cell_runs(results: list[review.CellResult]) -> None:
         ("note", False, False),
     ]
     assert [r.cell_id for r in results] == [c.id for c in WEEKLY_REVIEW.cells]
+    assert [r.left_out for r in results] == [None] * 8  # everything can be made from the sample's thirteen weeks
     waterfall = results[2]
     assert [m.label for m in waterfall.metrics] == ["Start", "End"]
     assert waterfall.note == "Sample company 2026-11-13 to Sample company 2026-11-20, open pipeline closing in 2026-Q4"
@@ -422,13 +429,55 @@ def test_speaker_notes_hold_commentary_definitions_and_data_quality(history: rev
     assert review.WATERFALL_DEFINITION in slides[1].notes_slide.notes_text_frame.text
 
 
-def test_a_cell_that_cannot_run_says_why_on_its_slide(history: review.ReviewData) -> None:
+def test_a_cell_that_cannot_run_is_named_on_the_cover_not_given_a_slide(history: review.ReviewData) -> None:
     alone = replace(history, previous=None, previous_label=None)
-    result = review.run_cell(Cell("waterfall", "What changed", id="w"), alone)
-    assert result.empty and result.note.startswith("What changed needs two snapshots")
-    slide = list(_deck(review.pptx("x", [result], "footnote", history.latest.as_of)).slides)[1]
-    assert " ".join(p.text for p in _shape(slide, "body")[0].text_frame.paragraphs).startswith(
-        "What changed needs two snapshots"
+    book = Notebook(
+        "x",
+        (
+            Cell("waterfall", "What changed", id="w"),
+            Cell("funnel", "Funnel", id="f"),
+            Cell("note", "Actions", id="actions"),
+            Cell("segment_chart", "Win rate by planet", kpis=("win_rate",), dimension="planet", id="p"),
+            Cell("scorecard", "Q9", kpis=("win_rate",), period="2026-Q9", id="q"),
+        ),
+    )
+    results = [review.run_cell(cell, alone) for cell in book.cells]
+    assert [r.left_out for r in results] == [
+        review.LeftOut(
+            "What changed needs two kept snapshots of this pipeline: keep next week's export beside this one.",
+            review.NEXT_WEEK,
+        ),
+        None,
+        review.LeftOut("Actions: no text yet.", review.UNWRITTEN),
+        review.LeftOut(
+            "This data has no planet column: Win rate by planet splits by planet and is left out (choose another "
+            "dimension in Edit this cell, or keep an export that has it).",
+            review.NOT_IN_DATA,
+            "no planet column",
+        ),
+        review.LeftOut(
+            "'2026-Q9' is not a period label; use e.g. 2026-W47, 2026-11, 2026-Q4, FY2027-Q1, 2026 or all",
+            review.SETTINGS,
+        ),
+    ]
+    assert results[0].note == results[0].left_out.why  # type: ignore[union-attr]  # the screen says why
+    slides = list(_deck(review.pptx("x", results, "footnote", history.latest.as_of, data=alone)).slides)
+    assert [_shape(s, "title")[0].text_frame.text for s in slides] == ["x", "Funnel"]
+    assert _shape(slides[0], "left-out")[0].text_frame.text == (
+        "Next week, with two kept snapshots: What changed\nNot in this data: Win rate by planet (no planet column)\n"
+        "To fix in the cell's settings: Q9"
+    )
+    notes = slides[0].notes_slide.notes_text_frame.text
+    assert notes.endswith(
+        "Not in this pack:\n"
+        "Next week, with two kept snapshots: What changed\n"
+        "Not in this data: Win rate by planet (no planet column)\n"
+        "To fix in the cell's settings: Q9\n"
+        "Notes with no text yet: Actions\n"
+        f"- What changed: {results[0].left_out.why}\n"  # type: ignore[union-attr]
+        f"- Actions: {results[2].left_out.why}\n"  # type: ignore[union-attr]
+        f"- Win rate by planet: {results[3].left_out.why}\n"  # type: ignore[union-attr]
+        f"- Q9: {results[4].left_out.why}"  # type: ignore[union-attr]
     )
 
 
@@ -514,7 +563,8 @@ def test_the_pdf_has_the_decks_pages_and_charts(
     text = _pdf_text(document)
     for metric in results[1].metrics:
         assert metric.value in text
-    assert "and 452 more deals" in text
+    stalled = results[4].table
+    assert stalled is not None and f"and {stalled.height - 10:,} more deals" in text
 
 
 # --- the page ---
@@ -543,11 +593,11 @@ def test_edit_forms_follow_their_cell(home: Path) -> None:
     at.button(key="down_this-week").click().run()
     assert [c.id for c in _book(at).cells][:2] == ["where-we-stand", "this-week"]
     assert [s.value for s in at.subheader][:2] == ["Where we stand", "This week"]
-    assert _cell_inputs(at, "this-week") == {
-        "title": "This week",
-        "kpis": [],
-        "text": "What moved in the pipeline since last week, and what we do about it.",
-    }
+    assert _cell_inputs(at, "this-week") == {"title": "This week", "kpis": [], "text": ""}  # its hint is no text
+    generation = at.session_state["review_generation"]
+    assert at.text_area(key=f"text_{generation}_this-week").placeholder == (
+        "What moved in the pipeline since last week, and what we do about it."
+    )
     assert _cell_inputs(at, "where-we-stand") == {
         "title": "Where we stand",
         "kpis": list(WEEKLY_REVIEW.cells[1].kpis),
@@ -648,12 +698,10 @@ def test_presentation_mode(home: Path) -> None:
     at.button(key="present").click().run()
     assert at.query_params["present"] in (["1"], "1")
     html = [h.proto.body for h in at.get("html")]
-    assert '<p class="present-title">This week</p>' in html
-    assert any('class="present-body"' in h and "What moved in the pipeline" in h for h in html)
-    assert not at.main.text_input and not at.main.multiselect  # no editing controls while presenting
-    at.button(key="next").click().run()
-    html = [h.proto.body for h in at.get("html")]
+    # the shipped notes are not written yet: Present starts with the first cell that has something to show
     assert '<p class="present-title">Where we stand</p>' in html
+    assert not any("What moved in the pipeline" in h or "Owner, action, date" in h for h in html)
+    assert not at.main.text_input and not at.main.multiselect  # no editing controls while presenting
     cards = next(h for h in html if 'class="present-cards"' in h)
     assert [re.sub(r"<[^>]+>", "", v) for v in re.findall(r'<div class="value">(.*?)</div>', cards)] == [
         "$7.6M",
@@ -666,6 +714,17 @@ def test_presentation_mode(home: Path) -> None:
     assert 'style="color: #C24A00">-466</span>' in cards  # fewer new opportunities: bad news, in red
     # sparklines of revenue, attainment, win rate and new opportunities: win rate's running quarter drawn apart
     assert re.findall(r'alt="(trend[^"]*)"', cards) == ["trend", "trend", "trend, the last point to date", "trend"]
+    titles = []
+    for _ in range(8):
+        titles += [
+            re.sub(r"<[^>]+>", "", h)
+            for h in (h.proto.body for h in at.get("html"))
+            if h.startswith('<p class="present-title">')
+        ]
+        if at.button(key="next").disabled:
+            break
+        at.button(key="next").click().run()
+    assert titles == [c.title for c in WEEKLY_REVIEW.cells if c.kind != "note"]  # the deck's slides, in order
     at.button(key="exit_present").click().run()
     assert "present" not in at.query_params
     assert [s.value for s in at.subheader][:1] == ["This week"]
@@ -750,8 +809,9 @@ def test_the_pack_command(home: Path, capsys: pytest.CaptureFixture[str], tmp_pa
     seed_store(store, load_sample())
     assert cli.main(["pack", "--sample-history", "--format", "pptx", "--out", str(out)]) == 0
     assert capsys.readouterr().out == (
-        f"wrote {out}: 'Weekly pipeline review', 8 cells, on Sample company 2026-11-20, compared with "
+        f"wrote {out}: 'Weekly pipeline review', 6 of 8 cells, on Sample company 2026-11-20, compared with "
         "Sample company 2026-11-13\n"
+        "  not in the pack: Notes with no text yet: This week, Actions\n"
     )
     ordered = [s.id for s in store.list()]
     data, _ = review.load_review(store, ordered, len(ordered) - 1, company="Sample company")
@@ -783,7 +843,7 @@ def test_earlier_weeks_read_as_their_pipeline_give_the_same_review(
     assert len(ordered) > 3
     data, _ = review.load_review(store, ordered, len(ordered) - 1, company="Sample company", pipeline=store.pipeline)
     assert all("activities" not in d.tables and "stage_visits" in d.tables for d in data.history[:-2])
-    again = [review.run_cell(cell, data) for cell in WEEKLY_REVIEW.cells]
+    again = [review.run_cell(cell, data) for cell in WRITTEN.cells]
     for before, after in zip(results, again, strict=True):
         assert (after.title, after.metrics, after.text, after.note, after.caveats) == (
             before.title,
@@ -825,3 +885,425 @@ def test_the_review_reports_what_the_import_found(tmp_path: Path, monkeypatch: p
     assert [w for w in data.warnings if "missing amount" in w] == [
         f"deals: missing amount: 4 row(s); {missing['effect']}"
     ]
+
+
+# --- a deck that fits the data it has ---
+
+REAL = SHARED / "data" / "realworld"
+FIRST_WEEK = REAL / "parkbee-sf-report" / "salesforce_opportunities.csv"
+"""A real Salesforce opportunity report (590 deals, one currency, no region, stage history or activities)."""
+NOT_CONTENT = ("needs two snapshots", "needs two kept snapshots", "No deals were created", "needs snapshots")
+"""What a slide that cannot be made used to show as its content (the title slide's speaker notes may explain it)."""
+
+
+def _everything(data: bytes) -> list[str]:
+    """Every text of a deck: its slides' and its speaker notes'."""
+    slides = list(_deck(data).slides)
+    return [t for s in slides for t in _texts(s)] + [s.notes_slide.notes_text_frame.text for s in slides]
+
+
+def _cover(data: bytes) -> dict[str, str]:
+    first = _deck(data).slides[0]
+    return {s.name: s.text_frame.text for s in first.shapes if s.has_text_frame and s.text_frame.text}
+
+
+@pytest.mark.skipif(not FIRST_WEEK.exists(), reason="the shared real-world exports are not on this machine")
+def test_the_first_weeks_pack_has_only_the_slides_its_data_can_make(
+    home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """One real export kept, nothing before it: the pack is the scorecard and the funnel; what needs two kept weeks,
+    a closed month, or a region column is named once on the title slide with when it comes; no placeholder."""
+    assert cli.main(["snapshots", "save", str(FIRST_WEEK), "--name", "week 1"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "week1.pptx"
+    assert cli.main(["pack", "--format", "pptx", "--out", str(out), "--company", "ParkBee"]) == 0
+    assert capsys.readouterr().out == (
+        f"wrote {out}: 'Weekly pipeline review', 2 of 8 cells, on week 1, nothing to compare with\n"
+        "  not in the pack: Next week, with two kept snapshots: What changed since last week, Stalled deals to "
+        "unblock\n"
+        "  not in the pack: From 31 Aug 2018, once 2018-08 has closed: How good was our forecast\n"
+        "  not in the pack: Not in this data: Revenue by region (no region column)\n"
+        "  not in the pack: Notes with no text yet: This week, Actions\n"
+    )
+    data = out.read_bytes()
+    slides = list(_deck(data).slides)
+    assert [_shape(s, "title")[0].text_frame.text for s in slides] == [
+        "Weekly pipeline review",
+        "Where we stand",
+        "Stage funnel",
+    ]
+    store = SnapshotStore(home)
+    week, _ = review.load_review(store, [store.list()[0].id], 0, company="ParkBee")
+    assert week.latest.as_of == date(2018, 7, 27)
+    assert _cover(data) == {
+        "company": "ParkBee",
+        "title": "Weekly pipeline review",
+        "week": "Week 30, 2018 · as of Friday 27 July 2018",
+        "source": "Data: week 1",
+        "quality": week.quality_note.split("; ", 1)[-1].capitalize(),
+        "left-out-title": "Not in this pack",
+        "left-out": "Next week, with two kept snapshots: What changed since last week, Stalled deals to unblock\n"
+        "From 31 Aug 2018, once 2018-08 has closed: How good was our forecast\n"
+        "Not in this data: Revenue by region (no region column)",
+    }
+    # every slide shows something: the cards that can be made (and what cannot, said), the funnel
+    results = [review.run_cell(cell, week) for cell in WEEKLY_REVIEW.cells]
+    cards = results[1]
+    assert [(m.label, m.value) for m in cards.metrics] == [
+        (K.get(k).label, format_value(v, K.get(k).unit, week.latest.currency, compact=True))
+        for k, v in _values(week.latest, ["won_revenue", "weighted_pipeline", "win_rate", "new_opportunities"])
+    ]
+    assert [s.text_frame.text for s in _shape(slides[1], "value")] == [m.value for m in cards.metrics]
+    assert [s.text_frame.text for s in _shape(slides[1], "unavailable")] == [
+        "Not on this data: Quota attainment (needs a targets table); Pipeline coverage (needs a targets table)"
+    ]
+    assert len(_shape(slides[2], "chart")) == 1
+    faces = [t for s in slides for t in _texts(s)]
+    assert [t for t in faces if any(p in t for p in NOT_CONTENT)] == []
+    assert [t for t in _everything(data) if any(p in t for p in PLACEHOLDERS)] == []
+    _check_layout(data)
+    pdf = tmp_path / "week1.pdf"
+    assert cli.main(["pack", "--format", "pdf", "--out", str(pdf), "--company", "ParkBee"]) == 0
+    text = _pdf_text(pdf.read_bytes())
+    assert text.count("Not in this pack") == 1 and not any(p in text for p in (*PLACEHOLDERS, *NOT_CONTENT))
+    from pypdf import PdfReader
+
+    assert len(PdfReader(io.BytesIO(pdf.read_bytes())).pages) == 3
+
+
+def _values(dataset: K.Dataset, kpis: list[str], period: P.Period | None = None) -> list[tuple[str, float | None]]:
+    """The engine's value of each KPI for the period holding the as-of date (or ``period``), in the order asked."""
+    chosen = period or P.make(dataset.as_of, "quarter")
+    frame = K.report(dataset, kpis, grain=chosen.grain, periods=[chosen]).frame.filter(pl.col("stage").is_null())
+    if "currency" in frame.columns:
+        frame = frame.filter(pl.col("currency").is_null())
+    found = dict(zip(frame["kpi"].to_list(), frame["value"].to_list(), strict=True))
+    return [(k, found[k]) for k in kpis if k in found]
+
+
+def test_the_shipped_notebook_on_the_sample_has_no_placeholder(history: review.ReviewData) -> None:
+    """The shipped notebook as it is (its notes not written yet): a slide per cell that has something to show, the
+    notes left out (named in the title slide's speaker notes only), no hint shown as content anywhere."""
+    results = [review.run_cell(cell, history) for cell in WEEKLY_REVIEW.cells]
+    data = review.pptx(WEEKLY_REVIEW.name, results, history.quality_note, history.latest.as_of, data=history)
+    titles = [_shape(s, "title")[0].text_frame.text for s in _deck(data).slides]
+    assert titles == [
+        "Weekly pipeline review",
+        "Where we stand",
+        "What changed since last week",
+        "Stage funnel",
+        "Stalled deals to unblock",
+        "Revenue by region",
+        "How good was our forecast",
+        "Appendix: What changed since last week",
+        "Appendix: What changed since last week",
+        "Appendix: Stalled deals to unblock",
+        "Appendix: Stalled deals to unblock",
+    ]
+    assert set(_cover(data)) == {"company", "title", "week", "source", "quality"}  # nothing left out worth a line
+    notes = _deck(data).slides[0].notes_slide.notes_text_frame.text
+    assert notes.endswith(
+        "Not in this pack:\nNotes with no text yet: This week, Actions\n"
+        "- This week: This week: no text yet.\n- Actions: Actions: no text yet."
+    )
+    assert [t for t in _everything(data) if any(p in t for p in PLACEHOLDERS)] == []  # the PDF draws these slides
+
+
+def test_a_dimension_the_data_lacks_is_said_never_replaced(history: review.ReviewData) -> None:
+    """A split or filter by a dimension the data does not have leaves the cell out with that reason (it never
+    shows owners under a region title); a split the data has names it in the chart's title and the note."""
+    no_region = replace(
+        history, latest=K.Dataset.prepare({"deals": load_sample()["deals"]}, as_of=history.latest.as_of)
+    )
+    assert "region" not in no_region.latest.dimensions()
+    cells = (
+        Cell("segment_chart", "Revenue by region", kpis=("won_revenue",), dimension="region", id="r"),
+        Cell("segment_chart", "Revenue by rep", kpis=("won_revenue",), dimension="owner", id="o"),
+        Cell("funnel", "EMEA funnel", filters=(("region", ("EMEA",)),), id="f"),
+        Cell("forecast", "Forecast by region", dimension="region", id="fr"),
+    )
+    results = [review.run_cell(c, no_region) for c in cells]
+    assert [(r.left_out.short if r.left_out else None) for r in results] == [
+        "no region column",
+        None,
+        "no region column",
+        "no region column",
+    ]
+    assert results[0].note == (
+        "This data has no region column: Revenue by region splits by region and is left out (choose another "
+        "dimension in Edit this cell, or keep an export that has it)."
+    )
+    assert results[2].note.startswith("This data has no region column: EMEA funnel filters by region")
+    by_rep = results[1]
+    assert by_rep.note == "Total revenue (won) by owner, 2026-Q4" and by_rep.table is not None
+    assert by_rep.table.columns == ["Owner", "Total revenue (won)"]
+    assert by_rep.chart is not None and by_rep.chart.to_dict()["title"] == "Total revenue (won) by owner, 2026-Q4"
+    assert review.left_out(results) == [
+        "Not in this data: Revenue by region (no region column), EMEA funnel (no region column), "
+        "Forecast by region (no region column)"
+    ]
+
+
+def _deals_csv(rows: list[tuple[str, str, str, int, str, str]]) -> bytes:
+    lines = ["Opportunity ID,Opportunity Name,Stage,Amount,Created Date,Close Date,Opportunity Owner"]
+    lines += [
+        f"{i},{name},{stage},{amount},{created},{close},Ann Lee" for i, name, stage, amount, created, close in rows
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_refused_comparison_refuses_everywhere(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two companies' exports kept one after the other: the review of the second leaves the first out of everything:
+    no comparison, no stage of the first company in the funnel, no forecast accuracy from its snapshot, and the
+    cover counts only the second's kept weeks; Present shows what the deck shows."""
+    first = [
+        (
+            f"006A{i:011d}",
+            f"Acme {i}",
+            ("Prospecting", "Negotiation", "Closed Won")[i % 3],
+            1000 + i,
+            "2026-02-10",
+            "2026-03-20",
+        )
+        for i in range(30)
+    ]
+    second = [
+        (
+            f"B-{i}",
+            f"Brightly {i}",
+            ("Discovery", "Demo", "Contract", "Closed Won")[i % 4],
+            2000 + i,
+            "2026-04-01" if i % 2 else "2026-03-10",
+            "2026-03-25" if i % 4 == 3 else "2026-05-20",
+        )
+        for i in range(40)
+    ]
+    (tmp_path / "acme-2026-03-02.csv").write_bytes(_deals_csv(first))
+    (tmp_path / "brightly-2026-04-06.csv").write_bytes(_deals_csv(second))
+    assert cli.main(["snapshots", "save", str(tmp_path / "acme-2026-03-02.csv"), "--name", "Acme"]) == 0
+    assert cli.main(["snapshots", "save", str(tmp_path / "brightly-2026-04-06.csv"), "--name", "Brightly"]) == 0
+    capsys.readouterr()
+    store = SnapshotStore(home)
+    ordered = [s.id for s in store.list()]
+    data, refused = review.load_review(store, ordered, 1)
+    assert refused == (
+        "'Acme' and 'Brightly' share 0% of their deals: they look like two different companies or pipelines, so it "
+        "is left out of the review of 'Brightly' (its comparison, trends, forecast accuracy and count of kept weeks)."
+    )
+    assert (len(data.history), data.previous, data.other_pipelines) == (1, None, ("Acme",))
+    assert data.source == "Brightly (1 kept snapshot of another company or pipeline left out: Acme)"
+    assert data.latest.stage_order == ("Discovery", "Demo", "Contract")
+    book = Notebook("Review", tuple(c for c in WEEKLY_REVIEW.cells if c.kind != "note"))
+    results = [review.run_cell(cell, data) for cell in book.cells]
+    funnel = results[2]
+    assert funnel.chart is not None
+    # the 20 deals Brightly created in 2026-Q2 (odd ids): 10 in Demo, 10 won; no stage of Acme's
+    rows = funnel.chart.to_dict()["datasets"].popitem()[1]
+    assert [(r["stage"], r["reached"]) for r in rows] == [
+        ("Discovery", 20),
+        ("Demo", 20),
+        ("Contract", 10),
+        ("Won", 10),
+    ]
+    assert [(r.title, r.left_out.when if r.left_out else "") for r in results] == [
+        ("Where we stand", ""),
+        ("What changed since last week", review.NEXT_WEEK),
+        ("Stage funnel", ""),
+        ("Stalled deals to unblock", review.NEXT_WEEK),
+        ("Revenue by region", review.NOT_IN_DATA),
+        ("How good was our forecast", "From 30 Apr 2026, once 2026-04 has closed"),
+    ]
+    deck_bytes = review.pptx(book.name, results, data.quality_note, data.latest.as_of, data=data)
+    assert [_shape(s, "title")[0].text_frame.text for s in _deck(deck_bytes).slides] == [
+        "Review",
+        "Where we stand",
+        "Stage funnel",
+    ]
+    assert _cover(deck_bytes)["source"] == f"Data: {data.source}"
+    assert not any("%" in t and "Accuracy" in t for t in _everything(deck_bytes))
+    # the page, its warning and Present: the same cells as the deck
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [refused]
+    at.button(key="present").click().run()
+    titles = []
+    for _ in range(8):
+        titles += [
+            re.sub(r"<[^>]+>", "", h.proto.body)
+            for h in at.get("html")
+            if h.proto.body.startswith('<p class="present-title">')
+        ]
+        if at.button(key="next").disabled:
+            break
+        at.button(key="next").click().run()
+    assert titles == ["Where we stand", "Stage funnel"]
+
+
+# --- one number per KPI ---
+
+
+def test_one_number_per_kpi_on_every_surface(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The sample company, its quarter: the Scorecard's tiles, the Pipeline page's stalled and past-due deals, the
+    review's cards, Present, the deck and ``compute`` show one value per KPI, the engine's for the company's data.
+    (The review's newest kept week is the company's own data, activities included: stalled deals read a month
+    without activity as stalled there too; it showed 462 against the Pipeline page's 578.)"""
+    import json
+
+    sample = K.Dataset.prepare(load_sample())
+    quarter = P.make(sample.as_of, "quarter")
+    kpis = [*WEEKLY_REVIEW.cells[1].kpis, "stalled_deals", "overdue_deals"]
+    values = dict(_values(sample, kpis, quarter))
+    assert set(values) == set(kpis)
+    text = {K.get(k).label: format_value(v, K.get(k).unit, compact=True) for k, v in values.items()}
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()  # the Scorecard: the Manager's tiles
+    assert {m.label: m.value for m in at.metric if m.label in text} == text
+    at.switch_page("pages/pipeline.py").run()
+    counts = [c.value.split(" deal(s) · ")[0] for c in at.caption if " deal(s) · open deals closing in " in c.value]
+    assert counts == [text["Stalled deals"], text["Past-due open deals"]]
+    at.switch_page("pages/review.py").run()
+    cards = {m.label: m.value for m in at.metric if m.label in text}
+    assert cards == {
+        label: text[label] for label in (*[K.get(k).label for k in WEEKLY_REVIEW.cells[1].kpis], "Stalled deals")
+    }
+    at.button(key="present").click().run()
+    screens: dict[str, list[str]] = {}
+    for _ in range(8):
+        html = [h.proto.body for h in at.get("html")]
+        title = next(re.sub(r"<[^>]+>", "", h) for h in html if h.startswith('<p class="present-title">'))
+        screens[title] = [
+            re.sub(r"<[^>]+>", "", v) for h in html for v in re.findall(r'<div class="value">(.*?)</div>', h)
+        ]
+        if at.button(key="next").disabled:
+            break
+        at.button(key="next").click().run()
+    assert screens["Stalled deals to unblock"] == [text["Stalled deals"]]
+    assert screens["Where we stand"] == [text[K.get(k).label] for k in WEEKLY_REVIEW.cells[1].kpis]
+    store = SnapshotStore(sample_home())
+    ordered = [s.id for s in store.list()]
+    data, _ = review.load_review(store, ordered, len(ordered) - 1, company="Sample company")
+    results = [review.run_cell(c, data) for c in WEEKLY_REVIEW.cells if c.kind in ("scorecard", "stalled")]
+    slides = {
+        _shape(s, "title")[0].text_frame.text: s for s in _deck(review.pptx("x", results, "", data.latest.as_of)).slides
+    }
+    assert [s.text_frame.text for s in _shape(slides["Stalled deals to unblock"], "value")] == [text["Stalled deals"]]
+    assert [s.text_frame.text for s in _shape(slides["Where we stand"], "value")] == screens["Where we stand"]
+    assert (
+        cli.main(
+            [
+                "compute",
+                "--sample",
+                "--grain",
+                "quarter",
+                "--kpi",
+                "stalled_deals",
+                "--period",
+                quarter.label,
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [(r["kpi"], r["value"]) for r in rows] == [("stalled_deals", values["stalled_deals"])]
+
+
+def test_plain_weekly_reports_read_one_stalled_count_on_the_pages_and_in_the_review(home: Path, tmp_path: Path) -> None:
+    """Three kept weekly reports with no stage history: the stage history is rebuilt from the weeks for the pages
+    (the newest kept week, or the same export uploaded) as for the review, so both count the same stalled deals.
+
+    By hand: deals entered a stage on the first week that shows it there. Prospecting was left after 7 days by the
+    seven deals that moved (median 7, stalled beyond 10.5 days); Qualification after 28, 28 and 7 days (median 28,
+    stalled beyond 42). On 6 Nov, D5-D8 have sat in Prospecting since 2 Oct (35 days): stalled; D1-D4 in
+    Qualification since 9 Oct (28 days) and D9-D10 in Proposal since 6 Nov are not. Four stalled deals."""
+    stages = {
+        "2026-10-02": ["Prospecting"] * 10 + ["Qualification", "Prospecting"],
+        "2026-10-09": ["Qualification"] * 4
+        + ["Prospecting"] * 4
+        + ["Qualification"] * 2
+        + ["Closed Won", "Closed Lost"],
+        "2026-11-06": ["Qualification"] * 4 + ["Prospecting"] * 4 + ["Proposal"] * 2 + ["Closed Won", "Closed Lost"],
+    }
+    files = {}
+    for day, week in stages.items():
+        rows = [
+            (
+                f"D{i + 1}",
+                f"Deal {i + 1}",
+                stage,
+                1000 * (i + 1),
+                "2026-09-01",
+                "2026-10-08" if "Closed" in stage else "2026-12-15",
+            )
+            for i, stage in enumerate(week)
+        ]
+        files[day] = tmp_path / f"pipeline-{day}.csv"
+        files[day].write_bytes(_deals_csv(rows))
+        assert cli.main(["snapshots", "save", str(files[day])]) == 0
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/pipeline.py").run()
+    assert not at.exception
+
+    def stalled_caption() -> list[str]:
+        return [c.value.split(" · ")[0] for c in at.caption if " · open deals closing in 2026-Q4" in c.value][:1]
+
+    assert stalled_caption() == ["4 deal(s)"]
+    at.switch_page("pages/review.py").run()
+    assert [m.value for m in at.metric if m.label == "Stalled deals"] == ["4"]
+    # the same week uploaded (not the kept copy): the pages rebuild its stage history from the weeks kept before it
+    at.switch_page("pages/data.py").run()
+    at.file_uploader(key="uploader").set_value(
+        [(files["2026-11-06"].name, files["2026-11-06"].read_bytes(), "text/csv")]
+    ).run()
+    at.switch_page("pages/pipeline.py").run()
+    assert at.session_state["source"] == "upload" and not at.exception
+    assert stalled_caption() == ["4 deal(s)"]
+
+
+def test_the_review_reads_its_weeks_with_the_settings_of_the_data_on_screen(store: SnapshotStore) -> None:
+    """A fiscal year starting in February on screen: the review's cards are the fiscal quarter's, the engine's
+    numbers for the company's data with that setting (the pages' numbers)."""
+    ordered = [s.id for s in store.list()]
+    settings = K.Settings(fiscal_year_start=2)
+    data, _ = review.load_review(store, ordered, len(ordered) - 1, pipeline=store.pipeline, settings=settings)
+    assert (data.latest.settings, data.previous.settings) == (settings, settings)  # type: ignore[union-attr]
+    quarter = P.make(data.latest.as_of, "quarter", 2)
+    assert quarter.label == "FY2027-Q4"  # November 2026 is in the fourth quarter of the year starting February 2026
+    cell = Cell("scorecard", "Cards", kpis=("won_revenue", "win_rate", "stalled_deals"), id="c")
+    result = review.run_cell(cell, data)
+    assert result.note.startswith("FY2027-Q4 (to date), compared with FY2027-Q3")
+    company = K.Dataset.prepare(load_sample(), settings=settings)
+    assert [m.value for m in result.metrics] == [
+        format_value(v, K.get(k).unit, compact=True) for k, v in _values(company, list(cell.kpis), quarter)
+    ]
+
+
+def test_present_with_nothing_to_show_says_what_comes_and_when(home: Path, tmp_path: Path) -> None:
+    """A notebook that only asks what changed, on the first kept week: the page says what Present and the pack
+    leave out; Present says there is nothing to present yet, and when it comes, and exits."""
+    from kpi_core.notebook import NotebookStore
+
+    rows = [(f"D{i}", f"Deal {i}", "Prospecting", 1000 + i, "2026-09-01", "2026-12-15") for i in range(8)]
+    (tmp_path / "pipeline-2026-11-06.csv").write_bytes(_deals_csv(rows))
+    assert cli.main(["snapshots", "save", str(tmp_path / "pipeline-2026-11-06.csv"), "--name", "week 1"]) == 0
+    NotebookStore(home).save(Notebook("Only changes", (Cell("waterfall", "What changed", id="w"),)))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/review.py").run()
+    at.selectbox(key="review_notebook").set_value("Only changes").run()
+    assert [c.value for c in at.caption if c.value.startswith("Not in Present")] == [
+        "Not in Present or the meeting pack: Next week, with two kept snapshots: What changed"
+    ]
+    at.button(key="present").click().run()
+    assert not at.exception
+    html = [h.proto.body for h in at.get("html")]
+    assert '<p class="present-title">Only changes</p>' in html
+    assert any("Nothing to present yet on this data." in h for h in html)
+    assert (
+        '<div class="present-left-out"><b>Not in this review yet</b><ul><li>Next week, with two kept snapshots: '
+        "What changed</li></ul></div>"
+    ) in html
+    at.button(key="exit_present").click().run()
+    assert "present" not in at.query_params and [s.value for s in at.subheader] == ["What changed"]

@@ -259,12 +259,16 @@ def build(
     data: ReviewData | None = None,
     measure: Measure | None = None,
 ) -> list[Slide]:
-    """Every slide of the pack: a title slide, one per cell, then the appendix."""
+    """Every slide of the pack: a title slide, one per cell that can be made from the data, then the appendix.
+
+    A cell left out (``CellResult.left_out``: it needs two kept weeks, a column the data lacks, or is a note with no
+    text) has no slide: the title slide names it once, with when it comes."""
     pack = _Pack(title, results, footnote, as_of, data, measure or Measure.for_pptx())
     pack.slides.append(_title_slide(pack))
+    made = [r for r in results if r.shown]
     # appendix slides are numbered after every cell's slide, so their numbers are known while laying cells out
-    first_appendix = len(results) + 2
-    for result in results:
+    first_appendix = len(made) + 2
+    for result in made:
         pack.slides.append(_cell_slide(pack, result, first_appendix + len(pack.appendix)))
     slides = pack.slides + pack.appendix
     for number, slide in enumerate(slides[1:], start=2):
@@ -280,6 +284,8 @@ def _quality_notes(pack: _Pack) -> str:
 
 
 def _title_slide(pack: _Pack) -> Slide:
+    from ui.review import left_out
+
     m, data = pack.measure, pack.data
     slide = Slide("title")
     width = W - 1.6
@@ -304,7 +310,22 @@ def _title_slide(pack: _Pack) -> Slide:
     slide.elements.append(
         Text(1.0, y, width, (m.fit(quality.capitalize(), width, 16),), 16, False, MUTED, name="quality")
     )
-    slide.notes = "\n".join([pack.title, week, source, _quality_notes(pack)])
+    y += line_height(16) + 0.45
+    # what the pack leaves out, once, with when it comes (a slide that cannot be made has no slide)
+    later = left_out(pack.results)
+    if later:
+        slide.elements.append(Text(1.0, y, width, ("Not in this pack",), 16, True, INK, name="left-out-title"))
+        y += line_height(16) + 0.06
+        room = int((6.45 - y) / line_height(14))  # above the PDF's font note
+        wrapped: list[str] = []
+        for entry in later:
+            wrapped += m.wrap(entry, width, 14, max_lines=max(room - len(wrapped), 1))
+        slide.elements.append(Text(1.0, y, width, tuple(wrapped[:room]), 14, False, INK, name="left-out"))
+    whys = [f"- {r.title}: {r.left_out.why}" for r in pack.results if r.left_out is not None]
+    notes = [pack.title, week, source, _quality_notes(pack)]
+    if whys:
+        notes.append("Not in this pack:\n" + "\n".join([*left_out(pack.results, notes=True), *whys]))
+    slide.notes = "\n".join(notes)
     return slide
 
 
@@ -348,22 +369,26 @@ def _notes(pack: _Pack, result: CellResult) -> str:
 def _cell_slide(pack: _Pack, result: CellResult, next_appendix: int) -> Slide:
     m = pack.measure
     slide = Slide(result.kind, notes=_notes(pack, result))
-    _header(pack, slide, result.title, "" if result.empty else result.note)
+    _header(pack, slide, result.title, "" if result.kind == "note" else result.note)
     x, y, w, bottom = MARGIN, CONTENT_TOP, W - 2 * MARGIN, CONTENT_BOTTOM
-    if result.kind == "note" or result.empty:
-        body = result.text if result.kind == "note" else result.note
+    if result.kind == "note":
+        body = result.text
         for size in (32, 28, 24, 20, 18, 16):
             lines = m.wrap(body, w - 0.4, size)
             if line_height(size) * len(lines) <= bottom - y - 0.3:
                 break
         else:
             lines = m.wrap(body, w - 0.4, size, max_lines=int((bottom - y - 0.3) / line_height(size)))
-        color = INK if result.kind == "note" else MUTED
-        slide.elements.append(Text(x + 0.2, y + 0.15, w - 0.4, tuple(lines), size, False, color, name="body"))
+        slide.elements.append(Text(x + 0.2, y + 0.15, w - 0.4, tuple(lines), size, False, INK, name="body"))
         return slide
     if result.text:
         y = _commentary(pack, slide, result.text, x, y, w) + 0.2
     if result.kind == "scorecard":
+        if result.unavailable:  # the KPIs asked for that this data cannot give are said, not silently dropped
+            said = tuple(m.wrap("Not on this data: " + "; ".join(result.unavailable), w, 12, max_lines=2))
+            note_h = line_height(12) * len(said)
+            slide.elements.append(Text(x, bottom - note_h, w, said, 12, False, MUTED, name="unavailable"))
+            bottom -= note_h + 0.15
         _cards(pack, slide, result.metrics, x, y, w, bottom - y)
         return slide
     if result.metrics:
@@ -417,15 +442,23 @@ def _picture(result: CellResult, x: float, y: float, w: float, h: float) -> Pict
     return Picture(x, y, w, h, flat.getvalue())
 
 
-def _delta_texts(m: Measure, metric: Metric, x: float, y: float, w: float, size: float) -> tuple[list[Element], float]:
+def _delta_texts(
+    m: Measure, metric: Metric, x: float, y: float, w: float, size: float, room: float = 0.0
+) -> tuple[list[Element], float]:
     """The delta in its tone's colour, then what it compares with, on one line (the comparison dropped, or cut,
-    when the line is too short)."""
+    when the line is too short). Without a delta, what it compares with (or why there is none) wraps onto the
+    ``room`` inches below when it does not fit one line."""
     elements: list[Element] = []
     used = 0.0
     if metric.delta:
         delta = m.fit(metric.delta, w, size, True)
         used = m.width(delta, size, True) + 0.02
         elements.append(Text(x, y, used, (delta,), size, True, TONES.get(metric.tone, MUTED), name="delta"))
+    if metric.compared and not metric.delta and m.width(metric.compared, size - 3) > w and room > 0:
+        small = size - 3
+        lines = m.wrap(metric.compared, w, small, max_lines=max(1, min(3, int(room / line_height(small)))))
+        elements.append(Text(x, y, w, tuple(lines), small, False, MUTED, name="compared"))
+        return elements, line_height(small) * len(lines)
     if metric.compared:
         small = size - 3
         gap = 0.1 if metric.delta else 0.0
@@ -565,9 +598,12 @@ def _cards(pack: _Pack, slide: Slide, metrics: Sequence[Metric], x: float, y: fl
                 name="value",
             )
         )
-        texts, _ = _delta_texts(m, metric, cx + pad, value_y + line_height(value_size) + 0.04, inner, delta_size)
+        delta_y = value_y + line_height(value_size) + 0.04
+        spark = spark_room and sum(v is not None for v in metric.spark) > 1
+        below = cy + card_h - pad - delta_y  # a card without a sparkline lends its room to why it has no delta
+        texts, _ = _delta_texts(m, metric, cx + pad, delta_y, inner, delta_size, 0.0 if spark else below)
         slide.elements += texts
-        if spark_room and sum(v is not None for v in metric.spark) > 1:
+        if spark:
             top = cy + card_h - pad - spark_h
             slide.elements += _sparkline(list(metric.spark), cx + pad, top, inner, spark_h, end=metric.spark_end)
 

@@ -46,6 +46,8 @@ table.present-table td {{ padding: 0.28rem 0.6rem; border-bottom: 1px solid #E5E
 table.present-table .num {{ text-align: right; }}
 .present-more {{ font-size: 1rem; color: #5B6473; margin-top: 0.3rem; }}
 .present-foot {{ font-size: 0.95rem; color: #8A93A1; }}
+.present-missing {{ font-size: 1.1rem; color: #5B6473; margin: 0 0 0.5rem 0; }}
+.present-left-out {{ font-size: 1.5rem; line-height: 1.4; color: #1F2937; margin-top: 1rem; }}
 </style>
 """
 
@@ -165,3 +167,16 @@ def text(body: str, *, large: bool = False) -> str:
     """A cell's text (a note's content, or another cell's commentary), escaped, line breaks kept."""
     escaped = "<br>".join(escape(line) for line in body.splitlines())
     return f'<div class="{"present-body" if large else "present-text"}">{escaped}</div>'
+
+
+def unavailable(kpis: Sequence[str]) -> str:
+    """The KPIs a cell asked for that the data cannot give, said under its cards (as the slide says it)."""
+    return f'<p class="present-missing">Not on this data: {escape("; ".join(kpis))}</p>' if kpis else ""
+
+
+def left_out(lines: Sequence[str]) -> str:
+    """What Present and the pack leave out, with when it comes (the title slide's lines)."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return f'<div class="present-left-out"><b>Not in this review yet</b><ul>{items}</ul></div>'

@@ -8,9 +8,10 @@ the cell's commentary) that the review page draws, presentation mode enlarges an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import altair as alt
@@ -20,7 +21,7 @@ import kpi_core as K
 from kpi_core import breakdowns
 from kpi_core import periods as P
 from kpi_core import to_date as TD
-from kpi_core.changes import check_same_pipeline, push_counts, stage_history_from, what_changed
+from kpi_core.changes import push_counts, shared_deals, what_changed
 from kpi_core.formatting import (
     category_label,
     column_label,
@@ -29,7 +30,7 @@ from kpi_core.formatting import (
     format_value,
     screen_scale,
 )
-from kpi_core.notebook import Cell
+from kpi_core.notebook import Cell, written
 from kpi_core.registry import target_status, why_unavailable
 from kpi_core.snapshots import SnapshotStore
 from ui import charts
@@ -54,6 +55,9 @@ class ReviewData:
     """Whose pipeline it is (the title slide); empty when unknown."""
     imported_quality: pl.DataFrame | None = None
     """What the import found in the newest snapshot's files (kept with it)."""
+    other_pipelines: tuple[str, ...] = ()
+    """Kept snapshots up to the newest that are another company's or pipeline's (they share almost no deals with it):
+    left out of the comparison, the trends, forecast accuracy and the count of kept weeks."""
 
     @property
     def quality(self) -> pl.DataFrame | None:
@@ -89,8 +93,15 @@ class ReviewData:
     def source(self) -> str:
         """Where the numbers come from, for the title slide."""
         compared = f", compared with {self.previous_label}" if self.previous_label else ""
-        kept = f" ({len(self.history)} weekly snapshots kept)" if len(self.history) > 1 else ""
-        return f"{self.latest_label}{compared}{kept}"
+        kept = f"{len(self.history)} weekly snapshots kept" if len(self.history) > 1 else ""
+        others = len(self.other_pipelines)
+        if others:
+            names = ", ".join(self.other_pipelines[-3:]) + (", …" if others > 3 else "")
+            kept += (
+                f"{'; ' if kept else ''}{others} kept snapshot{'s' if others > 1 else ''} of another company or "
+                f"pipeline left out: {names}"
+            )
+        return f"{self.latest_label}{compared}" + (f" ({kept})" if kept else "")
 
 
 class Metric(NamedTuple):
@@ -148,6 +159,28 @@ class Table:
         return [list(row) for row in zip(*columns, strict=True)] if columns else []
 
 
+NEXT_WEEK = "Next week, with two kept snapshots"
+"""When a cell that compares two kept weeks (or reads the stage history rebuilt from them) first has something."""
+NOT_IN_DATA = "Not in this data"
+NOTHING_YET = "Nothing to show yet"
+SETTINGS = "To fix in the cell's settings"
+"""A cell asking for something no data can give (a period that does not exist)."""
+UNWRITTEN = "Notes with no text yet"
+"""A note still empty (or holding its template's hint): left out, and not worth a line on the cover."""
+
+
+class LeftOut(NamedTuple):
+    """Why a cell is not on a slide or in Present, and when it will be (the cover groups cells by ``when``)."""
+
+    why: str
+    """The whole reason, as the screen and the title slide's speaker notes say it."""
+    when: str
+    """:data:`NEXT_WEEK`, a date ("From 31 Aug 2018, once 2018-08 has closed"), :data:`NOT_IN_DATA`,
+    :data:`NOTHING_YET`, :data:`SETTINGS` or :data:`UNWRITTEN`."""
+    short: str = ""
+    """A few words for the cover, after the cell's title ("no region column")."""
+
+
 @dataclass(frozen=True)
 class CellResult:
     title: str
@@ -165,12 +198,51 @@ class CellResult:
     """What the cell's numbers mean and how they are computed (the slide's speaker notes)."""
     caveats: tuple[str, ...] = ()
     """What the cell could not show, and why."""
+    unavailable: tuple[str, ...] = ()
+    """The KPIs the cell asked for that this data cannot give, each with what it needs in a few words ("Quota
+    attainment (needs a targets table)"): said on the slide and in Present, under the cards that could be made."""
     cell_id: str = ""
+    left_out: LeftOut | None = None
+    """Set when the cell cannot be made from this data (or is a note with no text): it is left out of Present and
+    the pack, and named on the title slide."""
 
     @property
     def empty(self) -> bool:
         """Nothing to show but the note (a cell that cannot run says why there)."""
         return not self.metrics and self.chart is None and self.table is None and self.kind != "note"
+
+    @property
+    def shown(self) -> bool:
+        """Whether the cell is on a slide and a screen of Present."""
+        return self.left_out is None
+
+
+def shown(results: Sequence[CellResult]) -> list[CellResult]:
+    """The cells Present and the pack show, in order: those that can be made from the data."""
+    return [r for r in results if r.shown]
+
+
+def left_out(results: Sequence[CellResult], *, notes: bool = False) -> list[str]:
+    """The cells left out, grouped by when they come, each named once: the title slide's lines.
+
+    ``notes`` adds the unwritten notes (the title slide's speaker notes name them; its face does not).
+
+    >>> cells = [CellResult("What changed", "waterfall", left_out=LeftOut("needs two", NEXT_WEEK)),
+    ...          CellResult("By region", "segment_chart", left_out=LeftOut("no region", NOT_IN_DATA, "no region column")),
+    ...          CellResult("Forecast", "forecast", left_out=LeftOut("needs two", NEXT_WEEK)),
+    ...          CellResult("Actions", "note", left_out=LeftOut("no text", UNWRITTEN))]
+    >>> left_out(cells)
+    ['Next week, with two kept snapshots: What changed, Forecast', 'Not in this data: By region (no region column)']
+    """
+    groups: dict[str, list[str]] = {}
+    for result in results:
+        missing = result.left_out
+        if missing is None or (missing.when == UNWRITTEN and not notes):
+            continue
+        groups.setdefault(missing.when, []).append(result.title + (f" ({missing.short})" if missing.short else ""))
+    last = (NOT_IN_DATA, NOTHING_YET, SETTINGS, UNWRITTEN)
+    order = sorted(groups, key=lambda when: (when != NEXT_WEEK, last.index(when) if when in last else -1))
+    return [f"{when}: {', '.join(groups[when])}" for when in order]
 
 
 def _period(cell: Cell, dataset: K.Dataset) -> P.Period:
@@ -196,8 +268,54 @@ def tone(delta: float | None, direction: str) -> str:
 
 
 def run_cell(cell: Cell, data: ReviewData) -> CellResult:
-    """A cell's content on the newest snapshot, with its text as commentary; a cell that cannot run says why."""
-    return replace(_run(cell, data), text=cell.text, cell_id=cell.id)
+    """A cell's content on the newest snapshot, with its own text as commentary (a template's hint is no text).
+
+    A cell that cannot be made from this data (it needs two kept weeks, a column the data lacks, or has nothing in
+    its period), and a note with no text, is left out of Present and the pack (``left_out`` says why and when it
+    comes); on screen it says why."""
+    text = written(cell.text)
+    result = replace(_run(cell, data), text=text, cell_id=cell.id)
+    if result.left_out is not None:
+        return replace(result, note=result.left_out.why)
+    if cell.kind == "note" and not text:
+        return replace(result, left_out=LeftOut(f"{cell.title}: no text yet.", UNWRITTEN))
+    if result.empty:
+        why = result.note or f"{cell.title}: nothing to show."
+        return replace(result, note=why, left_out=LeftOut(why, NOTHING_YET))
+    return result
+
+
+def lacking(cell: Cell, dataset: K.Dataset) -> list[str]:
+    """The dimensions a cell splits or filters by that the data does not have. Such a cell is left out and says
+    so: a split by region never silently becomes a split by owner, nor a filter on region no filter at all.
+
+    A segment chart splits by its dimension (region unless chosen), a forecast by its dimension when it has one."""
+    split = (cell.dimension or "region") if cell.kind == "segment_chart" else cell.dimension
+    wanted = [split] if split and cell.kind in ("segment_chart", "forecast") else []
+    wanted += [k for k, _ in cell.filters]
+    have = set(dataset.dimensions())
+    return [d for d in dict.fromkeys(wanted) if d not in have]
+
+
+def _lacks(cell: Cell, missing: list[str]) -> CellResult:
+    words = [d.replace("_", " ") for d in missing]
+    columns = " or ".join(words) + (" column" if len(words) == 1 else " columns")
+    used = "filters by" if all(d in dict(cell.filters) and d != cell.dimension for d in missing) else "splits by"
+    why = (
+        f"This data has no {columns}: {cell.title} {used} {' and '.join(words)} and is left out (choose another "
+        "dimension in Edit this cell, or keep an export that has it)."
+    )
+    return CellResult(cell.title, cell.kind, left_out=LeftOut(why, NOT_IN_DATA, f"no {columns}"))
+
+
+def _needs(reason: str) -> str:
+    """A few words of what an unavailable KPI needs, for the cover ("needs a targets table").
+
+    >>> _needs("Quota attainment needs a targets table: upload one."), _needs("no rows")
+    ('needs a targets table', '')
+    """
+    found = re.search(r"\bneeds? (.{3,60}?)(?: with |[:.;(]|$)", reason)
+    return f"needs {found.group(1).strip()}" if found else ""
 
 
 def _run(cell: Cell, data: ReviewData) -> CellResult:
@@ -205,9 +323,12 @@ def _run(cell: Cell, data: ReviewData) -> CellResult:
     try:
         period = _period(cell, latest)
     except ValueError as exc:
-        return CellResult(cell.title, cell.kind, note=str(exc))
+        return CellResult(cell.title, cell.kind, left_out=LeftOut(str(exc), SETTINGS))
     if cell.kind == "note":
         return CellResult(cell.title, cell.kind)
+    missing = lacking(cell, latest)
+    if missing:
+        return _lacks(cell, missing)
     if cell.kind == "scorecard":
         return _scorecard_cell(cell, data, period)
     if cell.kind == "waterfall":
@@ -215,7 +336,10 @@ def _run(cell: Cell, data: ReviewData) -> CellResult:
     if cell.kind == "funnel":
         funnel = breakdowns.funnel(latest, period, _filters(cell, latest))
         if not funnel.height or not funnel["reached"][0]:
-            return CellResult(cell.title, cell.kind, note=f"No deals were created in {period.label}.")
+            why = f"No deals were created in {period.label}."
+            return CellResult(
+                cell.title, cell.kind, left_out=LeftOut(why, NOTHING_YET, f"no deals created in {period.label}")
+            )
         return CellResult(
             cell.title,
             cell.kind,
@@ -235,7 +359,7 @@ def _run(cell: Cell, data: ReviewData) -> CellResult:
 
 
 def _filters(cell: Cell, dataset: K.Dataset) -> dict[str, list[str]]:
-    """The cell's filters this data can apply."""
+    """The cell's filters (a cell filtering by a dimension the data lacks never gets here: see :func:`lacking`)."""
     return {k: list(v) for k, v in cell.filters if k in dataset.dimensions()}
 
 
@@ -258,7 +382,7 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
     elapsed = ((latest.as_of - period.start).days + 1) / period.days if period.contains(latest.as_of) else 1.0
     history_start = min((d.as_of for d in data.history), default=latest.as_of)
     metrics = []
-    left_out = False  # a total's sparkline ends with the last complete period: the note says so
+    spark_cut = False  # a total's sparkline ends with the last complete period: the note says so
     for kpi_id in order:
         if kpi_id not in current:
             continue
@@ -278,7 +402,7 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
             spark, spark_end = (
                 (drawn.values, drawn.end) if sum(v is not None for v in drawn.values) > 1 else ((), "complete")
             )
-            left_out |= spark_end == "left out"
+            spark_cut |= spark_end == "left out"
             missing = "no comparison for the period before"
         metrics.append(
             Metric(
@@ -294,10 +418,23 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
             )
         )
     caveats = tuple(why_unavailable(k, reason) for k, reason in result.unavailable.items())
+    if not metrics:
+        shorts = [n for n in dict.fromkeys(_needs(r) for r in result.unavailable.values()) if n]
+        return CellResult(
+            cell.title,
+            cell.kind,
+            caveats=caveats,
+            left_out=LeftOut(
+                " ".join(caveats) or f"No KPI of {cell.title} has a value in {period.label}.",
+                NOT_IN_DATA if caveats else NOTHING_YET,
+                "; ".join(shorts[:2]),
+            ),
+        )
     to_date = " (to date)" if period.contains(latest.as_of) and compared else ""
     note = f"{period.label}{to_date}" + (f", compared with {compared.label} at the same point" if compared else "")
-    if left_out:
+    if spark_cut:
         note += f"; sparklines of totals: complete {TD.GRAIN_PLURALS.get(period.grain, 'periods')}"
+    asked = [k for k in wanted or () if k in result.unavailable]  # every KPI (none chosen): the cards say enough
     return CellResult(
         cell.title,
         cell.kind,
@@ -305,6 +442,10 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
         note=note,
         definitions=tuple(definition(k) for k in order if k in current),
         caveats=caveats,
+        unavailable=tuple(
+            K.get(k).label + (f" ({_needs(result.unavailable[k])})" if _needs(result.unavailable[k]) else "")
+            for k in asked
+        ),
     )
 
 
@@ -357,11 +498,13 @@ WATERFALL_DEFINITION = (
 def _waterfall_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
     latest = data.latest
     if data.previous is None:
-        return CellResult(
-            cell.title,
-            cell.kind,
-            note="What changed needs two snapshots: save this week's export next to last week's.",
+        why = (
+            "What changed needs two kept snapshots of this pipeline: keep next week's export beside this one."
+            if not data.other_pipelines
+            else "What changed needs two kept snapshots of this pipeline: the one kept before it is another company's "
+            "or pipeline's, so they are not compared. Keep next week's export of this one beside it."
         )
+        return CellResult(cell.title, cell.kind, left_out=LeftOut(why, NEXT_WEEK))
     currency = latest.currency
     moved = what_changed(data.previous.table("deals"), latest.table("deals"), period, latest.stage_order)
     change = moved.waterfall["end"] - moved.waterfall["start"]
@@ -423,7 +566,18 @@ def _stalled_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
     latest = data.latest
     missing = K.availability(latest, ["stalled_deals"])
     if missing:
-        return CellResult(cell.title, cell.kind, note=missing["stalled_deals"])
+        # weekly reports without stage history get one rebuilt from the kept weeks once there are two of them
+        rebuilt = not latest.has("stage_history") and len(data.history) < 2 and latest.has("deals")
+        short = "" if rebuilt else "no stage history or activities" if not latest.has("activities") else ""
+        return CellResult(
+            cell.title,
+            cell.kind,
+            left_out=LeftOut(
+                missing["stalled_deals"],
+                NEXT_WEEK if rebuilt else NOT_IN_DATA,
+                short or _needs(missing["stalled_deals"]),
+            ),
+        )
     rows = K.rows_behind(latest, "stalled_deals", period).included
     columns = [c for c in ("deal_name", "owner", "stage", "amount", "close_date") if c in rows.columns]
     frame = (
@@ -445,16 +599,12 @@ def _stalled_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
 def _segment_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
     latest = data.latest
     kpi_id = (cell.kpis or ("won_revenue",))[0]
-    dims = latest.dimensions()
-    wanted = cell.dimension or "region"
-    dim = wanted if wanted in dims else next((d for d in ("owner", "region", "product", "team") if d in dims), None)
-    if dim is None:
-        return CellResult(
-            cell.title, cell.kind, note=f"This data has no {wanted} (or any other dimension) to split by."
-        )
+    dim = cell.dimension or "region"  # the data has it (see lacking): a split is never by another dimension
+    words = dim.replace("_", " ")
     result = K.report(latest, [kpi_id], grain=period.grain, periods=[period], by=[dim], filters=_filters(cell, latest))
     if kpi_id in result.unavailable:
-        return CellResult(cell.title, cell.kind, note=result.unavailable[kpi_id])
+        why = why_unavailable(kpi_id, result.unavailable[kpi_id])
+        return CellResult(cell.title, cell.kind, left_out=LeftOut(why, NOT_IN_DATA, _needs(why)))
     frame = result.frame.filter(pl.col(dim).is_not_null() & pl.col("stage").is_null())
     kpi = K.get(kpi_id)
     table = frame.select(pl.col(dim).cast(pl.String).alias(column_label(dim)), pl.col("value").alias(kpi.label)).sort(
@@ -464,10 +614,14 @@ def _segment_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResult:
         cell.title,
         cell.kind,
         chart=charts.ranked_bars(
-            frame, segment=dim, unit=kpi.unit, title=f"{kpi.label}, {period.label}", currency=latest.currency
+            frame,
+            segment=dim,
+            unit=kpi.unit,
+            title=f"{kpi.label} by {words}, {period.label}",
+            currency=latest.currency,
         ),
         table=Table(table, {kpi.label: kpi.unit}, latest.currency, NOUNS.get(dim, "rows")),
-        note=f"{kpi.label} by {dim}, {period.label}" + ("" if dim == wanted else f" (this data has no {wanted})"),
+        note=f"{kpi.label} by {words}, {period.label}",
         definitions=(definition(kpi_id),),
     )
 
@@ -480,11 +634,8 @@ def _forecast_cell(cell: Cell, data: ReviewData) -> CellResult:
     by = [cell.dimension] if cell.dimension else []
     frame = forecast_accuracy(list(data.history), grain=grain, by=by)  # type: ignore[arg-type]
     if frame.height == 0:
-        return CellResult(
-            cell.title,
-            cell.kind,
-            note="Forecast accuracy needs snapshots from the start of a closed period: keep saving the weekly exports.",
-        )
+        when, why = _first_forecast(data, grain)
+        return CellResult(cell.title, cell.kind, left_out=LeftOut(why, when))
     overall = forecast_accuracy(list(data.history), grain=grain) if by else frame  # type: ignore[arg-type]
     last = overall.row(-1, named=True)
     before = overall.row(-2, named=True)["accuracy"] if overall.height > 1 else None
@@ -543,6 +694,29 @@ def _forecast_cell(cell: Cell, data: ReviewData) -> CellResult:
     )
 
 
+def _first_forecast(data: ReviewData, grain: str) -> tuple[str, str]:
+    """When forecast accuracy first has a value, and why not yet: the first period that starts with a kept snapshot
+    (the one on or before its first day, else one in its first week: ``kpi_core.forecast``) has to close, and a week
+    kept on or after its last day gives what was won."""
+    fy = data.latest.settings.fiscal_year_start
+    first = min((d.as_of for d in data.history), default=data.latest.as_of)
+    period = P.make(first, grain, fy)  # type: ignore[arg-type]
+    if first >= period.start + timedelta(days=7):
+        period = P.shift(period, 1, fy)
+    last_day = period.end - timedelta(days=1)
+    why = (
+        f"Forecast accuracy compares the forecast made at a period's start with what was won: the first period with "
+        f"a kept snapshot from its start is {period.label}, measured once it has closed and a week kept on or after "
+        f"{last_day:%-d %b %Y} says what was won. Keep saving the weekly exports."
+    )
+    if last_day <= data.latest.as_of:  # already past: the weeks kept since do not reach it
+        return "With more kept weeks", (
+            "Forecast accuracy needs a kept snapshot from the start of a closed period and one after its end: keep "
+            "saving the weekly exports."
+        )
+    return f"From {last_day:%-d %b %Y}, once {period.label} has closed", why
+
+
 def chart_image(
     chart: alt.Chart, fmt: str = "png", *, width: int = 760, height: int | None = None, font: int | None = None
 ) -> bytes:
@@ -580,22 +754,29 @@ def pdf(title: str, results: list[CellResult], footnote: str, as_of: date, *, da
 # --- loading the snapshots a review runs on (the page caches these; the CLI calls them directly) ---
 
 
-def prepare_latest(store: SnapshotStore, ids: Sequence[str]) -> K.Dataset:
-    """The newest of ``ids``; when its files carry no stage history, one rebuilt from all the snapshots, so time
-    in stage and stalled deals work on plain weekly reports."""
-    loaded = [store.load(i) for i in ids]
-    snapshot, tables = loaded[-1]
-    if "stage_history" not in tables and len(loaded) > 1:
-        tables = {
-            **tables,
-            "stage_history": stage_history_from([(s.as_of, t["deals"]) for s, t in loaded if "deals" in t]),
-        }
-    return K.Dataset.prepare(tables, as_of=snapshot.as_of)
+def prepare_latest(store: SnapshotStore, ids: Sequence[str], settings: K.Settings | None = None) -> K.Dataset:
+    """The newest of ``ids`` (kept weeks of one pipeline, oldest first); when its files carry no stage history, one
+    rebuilt from those weeks (``kpi_core.history.prepare_week``, as the pages prepare a kept week), so time in stage
+    and stalled deals work on plain weekly reports."""
+    from kpi_core.history import prepare_week
+
+    return prepare_week([(s.as_of, t) for s, t in (store.load(i) for i in ids)], settings)
 
 
-def prepare_snapshot(store: SnapshotStore, snapshot_id: str) -> K.Dataset:
+def prepare_snapshot(store: SnapshotStore, snapshot_id: str, settings: K.Settings | None = None) -> K.Dataset:
     snapshot, tables = store.load(snapshot_id)
-    return K.Dataset.prepare(tables, as_of=snapshot.as_of)
+    return K.Dataset.prepare(tables, as_of=snapshot.as_of, settings=settings)
+
+
+def this_pipeline(weeks: Sequence[K.Dataset]) -> list[bool]:
+    """Which of the kept ``weeks`` (oldest first, the reviewed one last) are exports of the reviewed one's pipeline
+    (``kpi_core.history.of_pipeline``: the rule that decides which kept weeks stand for the data on screen)."""
+    from kpi_core.history import of_pipeline
+
+    def deals(week: K.Dataset) -> pl.DataFrame | None:
+        return week.table("deals") if week.has("deals") else None
+
+    return of_pipeline(deals(weeks[-1]), [deals(w) for w in weeks]) if weeks else []
 
 
 def load_review(
@@ -607,39 +788,55 @@ def load_review(
     latest: Callable[[tuple[str, ...]], K.Dataset] | None = None,
     company: str = "",
     pipeline: Callable[[str], K.Dataset] | None = None,
+    settings: K.Settings | None = None,
 ) -> tuple[ReviewData, str | None]:
-    """The review of snapshot ``ordered[position]``: it, the one before it (when it is the same pipeline) and every
-    one up to it; and, when the one before is another pipeline, why it is not compared. ``prepared`` and
-    ``latest`` prepare snapshots (the page passes cached ones); ``pipeline``, when given, reads the weeks before
-    the previous one as their pipeline only (all the trends, forecasts and push counts read of them)."""
-    prepare_one = prepared or (lambda i: prepare_snapshot(store, i))
-    prepare_last = latest or (lambda ids: prepare_latest(store, ids))
+    """The review of snapshot ``ordered[position]``: it and the kept weeks before it that are exports of its pipeline
+    (the one just before them is what it is compared with); and, when kept weeks of another company or pipeline were
+    left out, why. Those weeks are left out of everything: the comparison, the stage history rebuilt from the weeks,
+    the trends, forecast accuracy and the count of kept weeks.
+
+    ``prepared`` and ``latest`` prepare snapshots (the page passes cached ones, prepared with the ``settings`` of the
+    data on screen); ``pipeline``, when given, reads the weeks before the previous one as their pipeline only (all
+    the trends, forecasts and push counts read of them)."""
+    prepare_one = prepared or (lambda i: prepare_snapshot(store, i, settings))
+    prepare_last = latest or (lambda ids: prepare_latest(store, ids, settings))
     earlier = pipeline or prepare_one
     names = {s.id: s.name for s in store.list()}
+    chosen = ordered[position]
+    before = list(ordered[:position])
+    kept = this_pipeline([earlier(i) for i in [*before, chosen]])[:-1] if before else []
+    run = [i for i, ok in zip(before, kept, strict=True) if ok] + [chosen]
+    others = tuple(names[i] for i, ok in zip(before, kept, strict=True) if not ok)
     history = (
-        *[earlier(i) for i in ordered[: max(position - 1, 0)]],
-        *[prepare_one(i) for i in ordered[max(position - 1, 0) : position]],
-        prepare_last(tuple(ordered[: position + 1])),
+        *[earlier(i) for i in run[:-2]],
+        *[prepare_one(i) for i in run[-2:-1]],
+        prepare_last(tuple(run)),
     )
-    previous = ordered[position - 1] if position > 0 else None
+    previous = run[-2] if len(run) > 1 else None
     refused = None
-    if previous is not None and history[-2].has("deals") and history[-1].has("deals"):
-        try:
-            check_same_pipeline(
-                history[-2].table("deals"),
-                history[-1].table("deals"),
-                repr(names[previous]),
-                repr(names[ordered[position]]),
-            )
-        except K.DataError as exc:
-            previous, refused = None, str(exc)
+    if others:
+        left = ", ".join(repr(n) for n in others)
+        share = min(
+            (
+                shared_deals(earlier(i).table("deals"), history[-1].table("deals"))
+                for i, ok in zip(before, kept, strict=True)
+                if not ok
+            ),
+            default=0.0,
+        )
+        refused = (
+            f"{left} and {names[chosen]!r} share {share:.0%} of their deals: they look like two different companies "
+            f"or pipelines, so {'they are' if len(others) > 1 else 'it is'} left out of the review of "
+            f"{names[chosen]!r} (its comparison, trends, forecast accuracy and count of kept weeks)."
+        )
     data = ReviewData(
         history[-1],
-        names[ordered[position]],
+        names[chosen],
         history[-2] if previous else None,
         names.get(previous or ""),
         history,
         company,
-        store.quality(ordered[position]),
+        store.quality(chosen),
+        others,
     )
     return data, refused

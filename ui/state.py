@@ -19,6 +19,7 @@ import streamlit as st
 
 import kpi_core as K
 from kpi_core import periods as P
+from kpi_core.history import with_stage_history
 from kpi_core.ingest import FileImport, export_as_of
 from kpi_core.periods import GRAINS, Grain, Period
 from kpi_core.snapshots import SnapshotStore
@@ -93,22 +94,69 @@ def imported(upload: Upload) -> FileImport:
 def dataset_for(source: str, uploads: tuple[Upload, ...], fiscal_year_start: int, currency: str | None) -> K.Dataset:
     settings = K.Settings(fiscal_year_start=fiscal_year_start, currency=currency)
     if source.startswith("snapshot:"):
-        snapshot, raw = workspace.team().load(source.removeprefix("snapshot:"))
-        return K.Dataset.prepare(raw, as_of=snapshot.as_of, settings=settings, consume=True)
+        return kept_week(source.removeprefix("snapshot:"), settings)
     if source == "maven":
         raw = K.combine(K.read_file((MAVEN_DIR / n).read_bytes(), n) for n in MAVEN_FILES)
     elif source == "upload":
         files = [imported(u) for u in uploads]
         stated = export_as_of(files)  # the day the exports describe, when they say it
-        return K.Dataset.prepare(
-            K.combine(files),
+        tables = K.combine(files)
+        dataset = K.Dataset.prepare(
+            tables,
             settings=settings,
             as_of=stated[0] if stated else None,
             as_of_source=stated[1] if stated else None,
         )
+        earlier = _earlier_weeks(dataset) if "stage_history" not in tables else []
+        if not earlier:
+            return dataset
+        return K.Dataset.prepare(  # plain weekly reports: the stage history rebuilt as the review rebuilds it
+            with_stage_history(tables, dataset.as_of, earlier),
+            settings=settings,
+            as_of=dataset.as_of,
+            as_of_source=dataset.as_of_source,
+        )
     else:
         return K.Dataset.prepare(scan_sample(), settings=settings)
     return K.Dataset.prepare(raw, settings=settings, consume=True)
+
+
+def kept_week(snapshot_id: str, settings: K.Settings) -> K.Dataset:
+    """A team's kept week as the pages show it: prepared as the Weekly review prepares it (with the stage history
+    rebuilt from the kept weeks of its pipeline up to it when its files carry none), so both read one number."""
+    from kpi_core.history import of_pipeline, prepare_week
+
+    store = workspace.team()
+    folder = str(store.home)
+    kept = store.list()
+    chosen = next(i for i, s in enumerate(kept) if s.id == snapshot_id)
+    before = [s.id for s in kept[:chosen]]
+    deals = _pipeline_deals(folder, [*before, snapshot_id])
+    run = [i for i, ok in zip(before, of_pipeline(deals[-1], deals[:-1]), strict=True) if ok] + [snapshot_id]
+    weeks = [(s.as_of, t) for s, t in (store.load(i) for i in run)]
+    return prepare_week(weeks, settings)
+
+
+def _pipeline_deals(folder: str, ids: Sequence[str]) -> list[pl.DataFrame | None]:
+    """The deals of kept weeks, read as their pipeline (held once per server)."""
+    weeks = [workspace.pipeline(folder, i) for i in ids]
+    return [w.table("deals") if w.has("deals") else None for w in weeks]
+
+
+def _earlier_weeks(dataset: K.Dataset) -> list[tuple[date, pl.DataFrame]]:
+    """The deals of the team's kept weeks before an upload that are exports of its pipeline (oldest first): what its
+    stage history is rebuilt from when its files carry none (as the Weekly review rebuilds a kept week's)."""
+    from kpi_core.history import of_pipeline
+
+    if not dataset.has("deals") or "deal_id" not in dataset.table("deals").columns:
+        return []
+    store = workspace.team()
+    before = [s for s in store.list() if s.as_of < dataset.as_of]
+    if not before:
+        return []
+    mine = of_pipeline(dataset.table("deals"), _pipeline_deals(str(store.home), [s.id for s in before]))
+    weeks = [(s.as_of, store.load(s.id)[1]) for s, ok in zip(before, mine, strict=True) if ok]
+    return [(day, tables["deals"]) for day, tables in weeks if "deals" in tables]
 
 
 def guarded_dataset(key: Key) -> K.Dataset | None:
