@@ -211,7 +211,12 @@ def metric(item: review.Metric) -> None:
         item.label,
         item.value,
         item.delta or None,
-        delta_color="inverse" if item.direction == "down" else "off" if item.direction == "neutral" else "normal",
+        # a change the engine calls too few to tell is neutral: grey, never good or bad
+        delta_color="off"
+        if item.tone == "neutral" or item.direction == "neutral"
+        else "inverse"
+        if item.direction == "down"
+        else "normal",
         delta_description=item.compared if item.delta and item.compared else None,
         border=True,
         chart_data=[v if v is not None else 0.0 for v in item.spark] if item.spark else None,

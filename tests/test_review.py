@@ -954,6 +954,21 @@ def test_the_first_weeks_pack_has_only_the_slides_its_data_can_make(
         for k, v in _values(week.latest, ["won_revenue", "weighted_pipeline", "win_rate", "new_opportunities"])
     ]
     assert [s.text_frame.text for s in _shape(slides[1], "value")] == [m.value for m in cards.metrics]
+    # a quarter of 3 won deals and 8 closed ones: the changes are said to be too few to tell, never coloured
+    frame = K.evaluate(week.latest, ["won_revenue", "win_rate", "new_opportunities"], grain="quarter")
+    n = dict(frame.select("kpi", "n").rows())
+    assert (n["won_revenue"], n["win_rate"]) == (3, 8)
+    assert [(m.label, m.tone, m.compared) for m in cards.metrics if m.delta] == [
+        ("Total revenue (won)", "neutral", "too few to tell: 3 won deals"),
+        ("Win rate (count)", "neutral", "too few to tell: 8 closed deals"),
+        ("New opportunities", "bad", "vs 2018-Q2"),
+    ]
+    assert [" ".join(s.text_frame.text.split()) for s in _shape(slides[1], "compared")] == [
+        "too few to tell: 3 won deals",  # wrapped under the delta on the slide
+        "no comparison yet (history since 27 Jul)",
+        "too few to tell: 8 closed deals",
+        "vs 2018-Q2",
+    ]
     assert [s.text_frame.text for s in _shape(slides[1], "unavailable")] == [
         "Not on this data: Quota attainment (needs a targets table); Pipeline coverage (needs a targets table)"
     ]

@@ -459,8 +459,14 @@ def _delta_texts(
         lines = m.wrap(metric.compared, w, small, max_lines=max(1, min(3, int(room / line_height(small)))))
         elements.append(Text(x, y, w, tuple(lines), small, False, MUTED, name="compared"))
         return elements, line_height(small) * len(lines)
+    small = size - 3
+    beside = w - used - (0.1 if metric.delta else 0.0)
+    if metric.compared and metric.delta and m.width(metric.compared, small) > beside and room >= line_height(small):
+        # too long beside the delta ("too few to tell: 3 won deals"): on the lines below it, never cut to "too few…"
+        lines = m.wrap(metric.compared, w, small, max_lines=max(1, min(2, int(room / line_height(small)))))
+        elements.append(Text(x, y + line_height(size), w, tuple(lines), small, False, MUTED, name="compared"))
+        return elements, line_height(size) + line_height(small) * len(lines)
     if metric.compared:
-        small = size - 3
         gap = 0.1 if metric.delta else 0.0
         room = w - used - gap
         compared = m.fit(metric.compared, room, small) if room > 0.5 else ""
@@ -601,7 +607,11 @@ def _cards(pack: _Pack, slide: Slide, metrics: Sequence[Metric], x: float, y: fl
         delta_y = value_y + line_height(value_size) + 0.04
         spark = spark_room and sum(v is not None for v in metric.spark) > 1
         below = cy + card_h - pad - delta_y  # a card without a sparkline lends its room to why it has no delta
-        texts, _ = _delta_texts(m, metric, cx + pad, delta_y, inner, delta_size, 0.0 if spark else below)
+        # with a sparkline, the room between the delta's line and the sparkline (for a comparison too long beside it)
+        under = cy + card_h - pad - spark_h - 0.04 - delta_y - line_height(delta_size)
+        texts, _ = _delta_texts(
+            m, metric, cx + pad, delta_y, inner, delta_size, (under if metric.delta else 0.0) if spark else below
+        )
         slide.elements += texts
         if spark:
             top = cy + card_h - pad - spark_h

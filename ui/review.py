@@ -31,7 +31,7 @@ from kpi_core.formatting import (
     screen_scale,
 )
 from kpi_core.notebook import Cell, written
-from kpi_core.registry import target_status, why_unavailable
+from kpi_core.registry import change_note, target_status, why_unavailable
 from kpi_core.snapshots import SnapshotStore
 from ui import charts
 
@@ -404,13 +404,23 @@ def _scorecard_cell(cell: Cell, data: ReviewData, period: P.Period) -> CellResul
             )
             spark_cut |= spark_end == "left out"
             missing = "no comparison for the period before"
+        # the engine's word on the value: a change from too few records is said, never coloured good or bad; a value
+        # the engine could not give says why (a target missing a month)
+        too_few = change_note(kpi_id, row.get("n"), row.get("previous_n")) if kpi_id not in as_of_trend else None
+        notes = [t for t in str(row.get("note") or "").split("; ") if t]
+        if too_few and delta is not None:
+            said = f"too few to tell: {too_few.split(': too few')[0].removeprefix('compared with ')}"
+        elif value is None and notes:
+            said = notes[-1]
+        else:
+            said = (f"vs {compared.label}" if compared else "") if delta is not None else missing
         metrics.append(
             Metric(
                 kpi.label,
                 format_value(value, kpi.unit, currency, compact=True),
                 format_delta(delta, kpi.unit, currency),
-                tone(delta, kpi.direction),
-                (f"vs {compared.label}" if compared else "") if delta is not None else missing,
+                "neutral" if too_few else tone(delta, kpi.direction),
+                said,
                 target_status(kpi_id, value, elapsed),
                 spark,
                 kpi.direction,
