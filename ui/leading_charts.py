@@ -87,7 +87,7 @@ def lag_profile(frame: pl.DataFrame, *, best_lag: int | None, title: str) -> alt
     data = frame.select("lag", "correlation", "reverse", "band")
     base = alt.Chart(data, title=title).transform_calculate(kind=_kind())
     layers = _profile_layers(base, best_lag=best_lag, x_title="weeks the indicator moves first (0 = same week)")
-    return _themed(alt.layer(*layers).properties(height=300))
+    return _themed(alt.layer(*layers).properties(height=360))
 
 
 def overlay(
@@ -127,7 +127,7 @@ def overlay(
                 alt.Tooltip("value:Q", format=",.2f"),
             ],
         )
-        .properties(height=260)
+        .properties(height=360)
     )
     return _themed(chart)
 
