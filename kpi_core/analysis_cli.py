@@ -33,8 +33,17 @@ LEAD_COLUMNS = (
     "significant",
     "weeks",
     "stable",
+    "reverse_correlation",
+    "same_week",
+    "same_week_correlation",
+    "same_week_p",
+    "strength",
+    "step",
+    "effect",
+    "note",
 )
-"""The keys of each row of ``leading --format json`` (then the ``--by`` dimension)."""
+"""The keys of each row of ``leading --format json`` (then ``finding``, the plain sentence, and the ``--by``
+dimension); ``p_value`` is adjusted for every pair and lag the command measured (the top-level ``family``)."""
 
 
 def _common(command: argparse.ArgumentParser, *, filters: bool = True) -> None:
@@ -148,8 +157,8 @@ def _number(value: Any, digits: int = 4) -> Any:
 
 
 def leading_command(args: argparse.Namespace) -> int:
-    if args.max_lag < 0 or args.min_weeks < 3 or args.permutations < 19:
-        raise DataError("--max-lag must be 0 or more, --min-weeks 3 or more and --permutations 19 or more")
+    if args.max_lag < 1 or args.min_weeks < 3 or args.permutations < 19:
+        raise DataError("--max-lag must be 1 or more, --min-weeks 3 or more and --permutations 19 or more")
     dataset, skipped = _dataset(args)
     found = L.find_leads(
         dataset,
@@ -162,18 +171,36 @@ def leading_command(args: argparse.Namespace) -> int:
         permutations=args.permutations,
     )
     warnings = skipped + found.warnings
-    columns = [*LEAD_COLUMNS, *([args.by] if args.by else [])]
     if args.format == "json":
-        rows = [{c: _number(row[c]) for c in columns} for row in found.frame.iter_rows(named=True)]
-        print(json.dumps({"rows": rows, "warnings": warnings}, indent=1))
+        rows = [
+            {
+                **{c: _number(row[c]) for c in LEAD_COLUMNS},
+                "finding": L.finding(row, found.currency),
+                **({args.by: row[args.by]} if args.by else {}),
+            }
+            for row in found.frame.iter_rows(named=True)
+        ]
+        print(json.dumps({"family": found.family, "rows": rows, "warnings": warnings}, indent=1))
         return 0
-    header = ["Indicator", "Target", *([args.by] if args.by else []), "Lead", "r", "95% CI", "p", "Stable", "Weeks"]
+    header = [
+        "Indicator",
+        "Target",
+        *([args.by] if args.by else []),
+        "Lead",
+        "Strength",
+        "r",
+        "95% CI",
+        "p (adj.)",
+        "Stable",
+        "Weeks",
+    ]
     lines = [header]
     for row in found.frame.iter_rows(named=True):
         if row["note"]:
-            lead, r, ci, p, stable = row["note"], "", "", "", ""
+            lead, strength, r, ci, p, stable = row["note"], "", "", "", "", ""
         else:
             lead = f"{row['lag_weeks']} wk" + ("" if row["significant"] else " (n.s.)")
+            strength = str(row["strength"])
             r = f"{row['correlation']:+.2f}"
             ci = f"{row['ci_low']:+.2f} to {row['ci_high']:+.2f}"
             p = f"{row['p_value']:.3f}"
@@ -184,6 +211,7 @@ def leading_command(args: argparse.Namespace) -> int:
                 BY_ID[row["target"]].label,
                 *([str(row[args.by])] if args.by else []),
                 lead,
+                strength,
                 r,
                 ci,
                 p,
@@ -192,14 +220,25 @@ def leading_command(args: argparse.Namespace) -> int:
             ]
         )
     _print_lines(lines, right_from=len(header) - 5)
+    if found.family:
+        print(f"\np (adj.): adjusted for every pair and lag measured together ({found.family}).")
     leads = found.frame.filter(found.frame["significant"])
+    together = found.frame.filter(found.frame["same_week"] & ~found.frame["significant"])
     if leads.height:
         print("\nFindings:")
         for row in leads.iter_rows(named=True):
             where = f"[{row[args.by]}] " if args.by else ""
-            print(f"  {where}{L.finding(row)}")
+            print(f"  {where}{L.finding(row, found.currency)}")
     elif found.frame.height:
-        print(f"\nNo measurable lead: no indicator passes the significance band at lags 0 to {args.max_lag} weeks.")
+        print(
+            f"\nNo measurable lead: no indicator moves ahead of a result by 1 to {args.max_lag} weeks beyond what "
+            "chance gives, once every pair and lag tried is counted."
+        )
+    if together.height:
+        print("\nSame week, no lead:")
+        for row in together.iter_rows(named=True):
+            where = f"[{row[args.by]}] " if args.by else ""
+            print(f"  {where}{L.finding(row, found.currency)}")
     for warning in warnings:
         print(f"\nNote: {warning}")
     return 0

@@ -131,7 +131,7 @@ for column, indicator, title in (
             with grid[len(rows) % 2]:
                 tiles.forecast_tile(forecast, currency)
 
-if lead_words:
+if measured:
     st.page_link("pages/leading.py", label="What leads revenue here, and by how many weeks →")
 
 # why won revenue changed: the same comparison as the tiles, split into closed deals, win rate and deal size

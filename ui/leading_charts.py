@@ -23,42 +23,71 @@ def _themed(chart: alt.Chart | alt.LayerChart | alt.FacetChart) -> alt.Chart:
     )  # type: ignore[return-value]
 
 
-def _profile_layers(base: alt.Chart, *, best_lag: int | None) -> list[alt.Chart]:
-    """Bars of correlation by lag (coloured when they pass the band), the band as dashed rules, zero."""
-    passing = (alt.datum.correlation >= alt.datum.band) | (alt.datum.correlation <= -alt.datum.band)
+KINDS = ("lead", "same week (no lead)", "within the noise")
+"""What each bar of a lag profile is: a lead (a lag of a week or more that beats both the result-first correlation
+and the noise of every pair and lag tried), the same-week link, or neither."""
+
+
+def _kind() -> str:
+    """A Vega expression naming each bar's kind (fields lag, correlation, band)."""
+    passing = "abs(datum.correlation) >= datum.band"
+    return f"datum.lag == 0 ? ({passing} ? '{KINDS[1]}' : '{KINDS[2]}') : ({passing} ? '{KINDS[0]}' : '{KINDS[2]}')"
+
+
+def _profile_layers(base: alt.Chart, *, best_lag: int | None, x_title: str, labels: bool = True) -> list[alt.Chart]:
+    """Bars of correlation by lag coloured by kind, ticks for the same correlation with the result first, the band
+    each lag must pass as red ticks, zero."""
+    axis = alt.Axis(labelAngle=0) if labels else alt.Axis(labelAngle=0, labelFontSize=9, values=[0, 4, 8, 12])
+    x = alt.X("lag:O", title=x_title, axis=axis)
     bars = base.mark_bar(width={"band": 0.7}).encode(
-        x=alt.X("lag:O", title="weeks the indicator leads", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("correlation:Q", title="correlation", scale=alt.Scale(domain=[-1, 1])),
-        color=alt.condition(passing, alt.value(PALETTE[0]), alt.value(MUTED)),
+        x=x,
+        y=alt.Y("correlation:Q", title="correlation" if labels else None, scale=alt.Scale(domain=[-1, 1])),
+        color=alt.Color(
+            "kind:N",
+            title=None,
+            scale=alt.Scale(domain=list(KINDS), range=[PALETTE[0], PALETTE[1], MUTED]),
+            legend=alt.Legend(orient="top") if labels else None,
+        ),
         tooltip=[
-            alt.Tooltip("lag:O", title="lead (weeks)"),
-            alt.Tooltip("correlation:Q", format=".2f", title="r"),
-            alt.Tooltip("band:Q", format=".2f", title="significance band ±"),
+            alt.Tooltip("lag:O", title="weeks the indicator moves first"),
+            alt.Tooltip("correlation:Q", format=".2f", title="r, indicator first"),
+            alt.Tooltip("reverse:Q", format=".2f", title="r, result first"),
+            alt.Tooltip("band:Q", format=".2f", title="what |r| must pass here"),
+            alt.Tooltip("kind:N", title="reading"),
         ],
     )
-    upper = base.mark_rule(strokeDash=[4, 3], color=BAD).encode(y="band:Q")
+    reverse = (
+        base.transform_filter(alt.datum.lag > 0)
+        .mark_tick(color="#444", thickness=2, size=12 if labels else 6)
+        .encode(x=alt.X("lag:O"), y=alt.Y("reverse:Q"))
+    )
+    upper = base.mark_tick(color=BAD, thickness=1, size=16 if labels else 8).encode(x=alt.X("lag:O"), y="band:Q")
     lower = (
-        base.transform_calculate(negative="-datum.band").mark_rule(strokeDash=[4, 3], color=BAD).encode(y="negative:Q")
+        base.transform_calculate(negative="-datum.band")
+        .mark_tick(color=BAD, thickness=1, size=16 if labels else 8)
+        .encode(x=alt.X("lag:O"), y="negative:Q")
     )
     zero = base.mark_rule(color="#666", strokeWidth=0.5).encode(y=alt.datum(0))
-    layers = [bars, upper, lower, zero]
+    layers = [bars, reverse, upper, lower, zero]
     if best_lag is not None:
         marker = (
             base.transform_filter(alt.datum.lag == best_lag)
+            .transform_calculate(top="datum.correlation >= 0 ? datum.correlation + 0.06 : 0.06")
             .mark_text(dy=-8, fontSize=12, fontWeight="bold", color=PALETTE[5])
             .encode(x=alt.X("lag:O"), y=alt.Y("top:Q"), text=alt.value("best"))
-            .transform_calculate(top="datum.correlation >= 0 ? datum.correlation + 0.05 : 0.05")
         )
         layers.append(marker)
     return layers
 
 
 def lag_profile(frame: pl.DataFrame, *, best_lag: int | None, title: str) -> alt.Chart:
-    """Correlation at each lead in weeks, with the band a lag must pass (every lag tried counted in) and the best
-    lag marked. ``frame``: lag, correlation, band."""
-    data = frame.select("lag", "correlation", "band")
-    base = alt.Chart(data, title=title)
-    return _themed(alt.layer(*_profile_layers(base, best_lag=best_lag)).properties(height=260))
+    """Correlation at each lead in weeks (0: the same week, no lead), with the result-first correlation as dark
+    ticks and what each bar must pass as red ticks (every pair and lag tried counted in); the best lead marked.
+    ``frame``: lag, correlation, reverse, band."""
+    data = frame.select("lag", "correlation", "reverse", "band")
+    base = alt.Chart(data, title=title).transform_calculate(kind=_kind())
+    layers = _profile_layers(base, best_lag=best_lag, x_title="weeks the indicator moves first (0 = same week)")
+    return _themed(alt.layer(*layers).properties(height=360))
 
 
 def overlay(
@@ -98,28 +127,18 @@ def overlay(
                 alt.Tooltip("value:Q", format=",.2f"),
             ],
         )
-        .properties(height=260)
+        .properties(height=360)
     )
     return _themed(chart)
 
 
 def profile_multiples(frame: pl.DataFrame, *, segment: str, title: str, columns: int = 4) -> alt.FacetChart:
-    """One lag profile per segment, same scales, each with its own band; ``frame``: <segment>, lag, correlation,
-    band, heading (the segment and its finding)."""
-    data = frame.select("heading", "lag", "correlation", "band")
-    passing = (alt.datum.correlation >= alt.datum.band) | (alt.datum.correlation <= -alt.datum.band)
-    base = alt.Chart()
-    bars = base.mark_bar().encode(
-        x=alt.X("lag:O", title="lead (weeks)", axis=alt.Axis(labelAngle=0, labelFontSize=9, values=[0, 4, 8, 12])),
-        y=alt.Y("correlation:Q", title=None, scale=alt.Scale(domain=[-1, 1]), axis=alt.Axis(tickCount=5)),
-        color=alt.condition(passing, alt.value(PALETTE[0]), alt.value(MUTED)),
-        tooltip=[alt.Tooltip("lag:O"), alt.Tooltip("correlation:Q", format=".2f")],
-    )
-    upper = base.mark_rule(strokeDash=[4, 3], color=BAD).encode(y="band:Q")
-    lower = (
-        base.transform_calculate(negative="-datum.band").mark_rule(strokeDash=[4, 3], color=BAD).encode(y="negative:Q")
-    )
-    layered = alt.layer(bars, upper, lower, data=data).properties(width=190, height=130)
+    """One lag profile per segment, same scales, each with its own band and result-first ticks; ``frame``:
+    <segment>, lag, correlation, reverse, band, heading (the segment and its finding)."""
+    data = frame.select("heading", "lag", "correlation", "reverse", "band")
+    base = alt.Chart().transform_calculate(kind=_kind())
+    layers = _profile_layers(base, best_lag=None, x_title="lead (weeks)", labels=False)
+    layered = alt.layer(*layers, data=data).properties(width=190, height=130)
     chart = layered.facet(
         facet=alt.Facet("heading:N", title=None, header=alt.Header(labelFontSize=11, labelLimit=260)),
         columns=columns,

@@ -675,28 +675,23 @@ def lead_analysis(
 
 
 def lead_tiles(key: Key, filters: FilterKey) -> dict[str, str]:
-    """For each leading KPI the analysis covers, the few words its scorecard tile carries: its lead on won revenue
-    (or deals won), else on new opportunities, else "no measurable lead"."""
+    """For each leading KPI whose lead survives the correction for every pair and lag the analysis tried, the few
+    words its scorecard tile carries: its lead on won revenue (or deals won), else on new opportunities, hedged
+    when weak or not stable ("May lead won revenue by about 4 weeks (weak, not stable across the history)").
+    A KPI without a surviving lead gets nothing."""
     from kpi_core import leading
 
     frame = lead_analysis(key, filters).frame
     out: dict[str, str] = {}
     for kpi in frame["indicator"].unique(maintain_order=True).to_list():
         rows = {r["target"]: r for r in frame.filter(pl.col("indicator") == kpi).iter_rows(named=True)}
-        revenue = rows.get("won_revenue") or rows.get("deals_won")
-        leads = [
-            r
-            for t in LEAD_TARGETS
-            if (r := rows.get(t)) is not None and r["significant"] and (r["lag_weeks"] or 0) >= 1
-        ]
-        if revenue is not None and revenue["note"]:
-            out[kpi] = leading.short_finding(revenue).capitalize()
-        elif leads and leads[0]["target"] != "new_opportunities":
-            out[kpi] = leading.short_finding(leads[0]).capitalize()
-        elif leads:
-            out[kpi] = f"{leading.short_finding(leads[0]).capitalize()}; no measurable lead on won revenue"
-        else:
-            out[kpi] = "No measurable lead on won revenue"
+        leads = [r for t in LEAD_TARGETS if (r := rows.get(t)) is not None and r["significant"]]
+        if not leads:
+            continue
+        words = leading.short_finding(leads[0])
+        if leads[0]["target"] == "new_opportunities":
+            words += "; no measurable lead on won revenue"
+        out[kpi] = words[:1].upper() + words[1:]
     return out
 
 
