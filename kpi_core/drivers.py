@@ -66,7 +66,9 @@ class Drivers:
         minimum); None when both have enough."""
         counts = [(self.after.get("closed_deals"), self.period), (self.before.get("closed_deals"), self.compared_with)]
         for count, label in counts:
-            n = int(count or 0)
+            if count is None:  # counts not given (an effect split made by hand): nothing to judge by
+                continue
+            n = int(count)
             if is_small("win_rate", n):
                 return (
                     f"{sample_words('win_rate', n)} in {label}: too few to tell which driver moved revenue (a "

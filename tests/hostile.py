@@ -209,7 +209,8 @@ CASES: tuple[Case, ...] = (
     Case("sheet bomb", "xfd.xlsx", xfd_single_cell, error="a sheet claims 1,048,576 rows by 16,384 columns"),
     Case("sheet bomb", "nodim.xlsx", xfd_without_dimension, error="needed more than", isolated=True),
     Case("zip bomb", "bomb.xlsx", expansion_bomb, error="far more than real sheets compress"),
-    Case("serial dates", "serials.xlsx", excel_serials, rows=4, rules=("implausible dates in Close Date",), won=40.0),
+    # the three impossible serials leave their deals without a close date: all time still counts them (10 + 20 + 30)
+    Case("serial dates", "serials.xlsx", excel_serials, rows=4, rules=("implausible dates in Close Date",), won=100.0),
     # what a CSV sniffer chokes on
     Case(
         "10,000 columns",
@@ -239,7 +240,7 @@ CASES: tuple[Case, ...] = (
         with_row("Z,Closed Won,10,9999-12-31,2026-01-01,Ann"),
         rows=25,
         rules=("implausible dates in Close Date",),
-        won=WON_24,
+        won=WON_24 + 10,  # a won deal without a (readable) close date: in all time, in no period
     ),
     Case(
         "placeholder date",
@@ -247,7 +248,7 @@ CASES: tuple[Case, ...] = (
         with_row("Z,Closed Won,10,0001-01-01,2026-01-01,Ann"),
         rows=25,
         rules=("implausible dates in Close Date",),
-        won=WON_24,
+        won=WON_24 + 10,  # a won deal without a (readable) close date: in all time, in no period
     ),
     Case(
         "far future",
@@ -255,7 +256,7 @@ CASES: tuple[Case, ...] = (
         with_row("Z,Closed Won,10,2100-03-01,2026-01-01,Ann"),
         rows=25,
         rules=("implausible dates in Close Date",),
-        won=WON_24,
+        won=WON_24 + 10,  # a won deal without a (readable) close date: in all time, in no period
     ),
     Case(
         "serial 0 in CSV",
@@ -263,7 +264,7 @@ CASES: tuple[Case, ...] = (
         with_row("Z,Closed Won,10,0,2026-01-01,Ann"),
         rows=25,
         rules=("unreadable dates in Close Date",),
-        won=WON_24,
+        won=WON_24 + 10,  # a won deal without a (readable) close date: in all time, in no period
     ),
     Case(
         "1e308",
@@ -319,7 +320,7 @@ CASES: tuple[Case, ...] = (
         with_row("Z,Closed Won,10"),
         rows=25,
         rules=("closed deal without a close date",),
-        won=WON_24,
+        won=WON_24 + 10,  # a won deal without a (readable) close date: in all time, in no period
     ),
     Case(
         "long row",

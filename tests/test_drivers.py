@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from contextlib import redirect_stdout
+from dataclasses import replace
 from datetime import date, timedelta
 
 import polars as pl
@@ -118,13 +119,19 @@ def test_hand_made_overall() -> None:
         "revenue": 310.1,
     }
     assert found.rows.height == 0
+    # four and five closed deals: the split is exact, but too few to call a driver the reason
+    too_few = "4 closed deals in 2026-02: too few to tell which driver moved revenue (a finding needs 10)"
     assert found.to_dict() == {
         "period": "2026-02",
         "compared_with": "2026-01",
         "change": -140.15,
         "effects": {"closed_deals": -88.63, "win_rate": 207.27, "deal_size": -258.79},
         "rows": [],
+        "n": {"closed_deals": 4.0, "closed_deals_before": 5.0},
+        "small_sample": True,
+        "note": too_few,
     }
+    assert K.drivers.explain(found) == f"Won revenue fell $140 against 2026-01; {too_few}."
 
 
 def test_hand_made_by_region_adds_up() -> None:
@@ -150,7 +157,13 @@ def test_hand_made_by_region_adds_up() -> None:
         {"region": "APAC", "change": -50.25, "closed_deals": -50.25, "win_rate": 0.0, "deal_size": 0.0},
         {"region": None, "change": 10.1, "closed_deals": 10.1, "win_rate": 0.0, "deal_size": 0.0},
     ]
+    # four closed deals: too few to name a driver; the same split, from enough deals, names them largest first
     assert D.explain(found) == (
+        "Won revenue fell $140 against 2026-01; 4 closed deals in 2026-02: too few to tell which driver moved revenue "
+        "(a finding needs 10)."
+    )
+    plenty = {"closed_deals": 40.0}
+    assert D.explain(replace(found, before=plenty, after=plenty)) == (
         "Won revenue fell $140 against 2026-01: a higher win rate added $267, smaller deals took $258, fewer closed "
         "deals took $148; by region, the biggest changes were in EMEA (-$100) and APAC (-$50)."
     )
@@ -293,7 +306,8 @@ def test_drivers_command_json(sample: K.Dataset) -> None:
     result = json.loads(out)
     found = K.revenue_drivers(sample, "2026-Q3", grain="quarter", by="region")
     assert result == found.to_dict()
-    assert list(result) == ["period", "compared_with", "change", "effects", "rows"]
+    assert list(result) == ["period", "compared_with", "change", "effects", "rows", "n", "small_sample", "note"]
+    assert (result["small_sample"], result["note"]) == (False, None)  # hundreds of closed deals in both quarters
     assert (result["period"], result["compared_with"]) == ("2026-Q3", "2026-Q2")
     assert list(result["effects"]) == ["closed_deals", "win_rate", "deal_size"]
     assert [list(r) for r in result["rows"]] == [["region", "change", "closed_deals", "win_rate", "deal_size"]] * 4

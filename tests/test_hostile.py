@@ -99,7 +99,8 @@ def test_compute_json_reports_the_oddities(capsys: pytest.CaptureFixture[str], t
     doc = json.loads(capsys.readouterr().out)
     rules = {(q["rule"], q["rows"]) for q in doc["quality"]}
     assert {("implausible amounts in Amount", 1), ("implausible dates in Close Date", 1)} <= rules
-    assert doc["rows"][0]["value"] == sum(100 + i for i in range(24) if i % 3 == 0)
+    # the 1e308 amount is left out; Y's placeholder date is cleared, and all time still counts its 10
+    assert doc["rows"][0]["value"] == sum(100 + i for i in range(24) if i % 3 == 0) + 10
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from kpi_core.formatting import format_delta
 from tests import fixtures as F
 from tests.conftest import ROOT
 from tests.test_app import _isolated  # noqa: F401  (caches, profiles, workspace folder, pages folder)
-from ui import presets
+from ui import guard, presets
 
 PAGE = "pages/leading.py"
 
@@ -158,7 +158,7 @@ def test_the_scorecard_tiles_carry_the_finding_and_revenue_its_bridge(
     why = K.revenue_drivers(sample, "2026-Q4", grain="quarter", by="region")
     tile = next(m for m in at.metric if m.label == "Total revenue (won)")
     assert tile.delta == format_delta(why.change, "currency")
-    assert D.explain(why) in [m.value for m in at.markdown]
+    assert guard.plain(D.explain(why)) in [m.value for m in at.markdown]  # shown as text, never Markdown
     bridge = next(c for c in charts(at) if c.get("layer") and c["layer"][0]["encoding"]["x"]["field"] == "step")
     assert bridge["layer"][0]["encoding"]["x"]["sort"] == [
         "2026-Q3 to 08-20",

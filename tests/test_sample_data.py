@@ -42,7 +42,14 @@ def test_shape_of_the_company(company: dict[str, pl.DataFrame]) -> None:
     assert set(company["stage_history"]["deal_id"]) == set(deals["deal_id"])
     subs = company["subscriptions"]
     assert subs["end_date"].null_count() < subs.height  # some churn and contraction
-    assert company["targets"].height == 40 * 25 and company["spend"].height == 4 * 25
+    assert company["spend"].height == 4 * 25  # 25 months of spend per region, November 2024 to November 2026
+    # quotas are set for whole years: every rep has one for each of the 26 months from November 2024 to December 2026
+    months = company["targets"].group_by("owner").agg(pl.col("period").sort())
+    assert (
+        months.height == 40
+        and months["period"].to_list()
+        == [[f"2024-{m}" for m in ("11", "12")] + [f"{y}-{m:02d}" for y in (2025, 2026) for m in range(1, 13)]] * 40
+    )
 
 
 def test_generator_is_deterministic_and_sized() -> None:
