@@ -1207,6 +1207,19 @@ def test_one_number_per_kpi_on_every_surface(home: Path, capsys: pytest.CaptureF
     }
     assert [s.text_frame.text for s in _shape(slides["Stalled deals to unblock"], "value")] == [text["Stalled deals"]]
     assert [s.text_frame.text for s in _shape(slides["Where we stand"], "value")] == screens["Where we stand"]
+    from pypdf import PdfReader
+
+    pages = {  # the PDF pack: each page's text, by its title (its first line)
+        text.split("\n", 1)[0]: text
+        for text in (
+            p.extract_text() for p in PdfReader(io.BytesIO(review.pdf("x", results, "", data.latest.as_of))).pages
+        )
+    }
+    for title, shown in (
+        ("Where we stand", screens["Where we stand"]),
+        ("Stalled deals to unblock", [text["Stalled deals"]]),
+    ):
+        assert all(value in pages[title] for value in shown), (title, shown)
     assert (
         cli.main(
             [
